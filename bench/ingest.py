@@ -1,0 +1,668 @@
+"""Ingestion benchmark: OTLP/HTTP protobuf into gunicorn + PostgreSQL (+ Redis as the Celery broker).
+
+    .venv/bin/python bench/ingest.py            # 50,000 spans, with 1 then 4 concurrent senders
+    .venv/bin/python bench/ingest.py --quick    # 5,000 spans, a smoke run
+    .venv/bin/python bench/ingest.py --profile  # also: where one 512-span request's time goes, in-process
+
+It (re)creates its own database (`peekr_bench`, never the test database), migrates it, starts
+`gunicorn peekr_web.wsgi` on a free port, and sends traces of six spans (CHAIN root, RETRIEVER with three
+documents, two chat calls, a tool, a final chat; 1-2 KB of gen_ai.input.messages per chat) as
+ExportTraceServiceRequest bodies of 512 spans, built with the opentelemetry.proto classes and serialised before
+the clock starts, so the client is not what is measured. Each concurrency level sends into a project of its
+own, with fresh ids. A run counts from its first request until the database holds every span; a sample of
+traces is then read back through GET /api/v1/traces/{id}. It prints figures, never asserts on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import http.client
+import json
+import os
+import platform
+import pstats
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue  # noqa: E402
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource  # noqa: E402
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/peekr_bench"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/5"
+SPANS_PER_REQUEST = 512
+SPANS_PER_TRACE = 6
+TARGET_SPANS_PER_S = 5000
+TARGET_P99_MS = 250
+API_SAMPLE = 25
+
+# ---------------------------------------------------------------------------------------------------------------
+# Payloads
+
+VOCABULARY = (
+    "the a of to and in for is on that with as it be by this are or from at your you can we an not have will "
+    "sync note notes notebook export import workspace account team plan storage device devices share link "
+    "password token api request limit minute attachment search index offline edit conflict copy trash restore "
+    "settings security admin member owner invite email download upload file folder tag filter page result "
+    "version release migration customer support answer question document section example error timeout retry "
+    "latency queue worker server client database cache policy region residency quota billing invoice seat "
+    "user session message reply summary context prompt model response feature roadmap update mobile desktop"
+)
+WORDS = VOCABULARY.split()
+
+
+def paragraph(rng: random.Random, n_chars: int) -> str:
+    words: list[str] = []
+    size = 0
+    while size < n_chars:
+        sentence = [rng.choice(WORDS) for _ in range(rng.randint(8, 18))]
+        sentence[0] = sentence[0].capitalize()
+        text = " ".join(sentence) + "."
+        words.append(text)
+        size += len(text) + 1
+    return " ".join(words)[:n_chars]
+
+
+def kv(key: str, value) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=value))
+
+
+def parts(role: str, content: str) -> dict:
+    return {"role": role, "parts": [{"type": "text", "content": content}]}
+
+
+def chat_attributes(rng: random.Random, messages: list[dict], reply: list[dict], finish: str = "stop") -> list:
+    inp = json.dumps(messages, separators=(",", ":"))
+    out = json.dumps([{"role": "assistant", "parts": reply, "finish_reason": finish}], separators=(",", ":"))
+    return [
+        kv("gen_ai.operation.name", "chat"),
+        kv("gen_ai.provider.name", "openai"),
+        kv("gen_ai.request.model", "gpt-4o-mini"),
+        kv("gen_ai.response.model", "gpt-4o-mini-2024-07-18"),
+        kv("gen_ai.response.id", f"chatcmpl-{rng.getrandbits(96):024x}"),
+        kv("gen_ai.usage.input_tokens", len(inp) // 4),
+        kv("gen_ai.usage.output_tokens", len(out) // 4),
+        kv("server.address", "api.openai.com"),
+        kv("server.port", 443),
+        kv("gen_ai.input.messages", inp),
+        kv("gen_ai.output.messages", out),
+    ]
+
+
+def trace_spans(rng: random.Random, pool: list[str]) -> list[Span]:
+    """One six-span RAG + tool trace; ids and times are filled in per run (see stamp)."""
+    question = rng.choice(pool)[: rng.randint(60, 140)] + "?"
+    answer = rng.choice(pool)[: rng.randint(200, 450)]
+    docs = [rng.choice(pool)[: rng.randint(250, 450)] for _ in range(3)]
+    session = [kv("session.id", f"sess-{rng.getrandbits(32):08x}"), kv("user.id", f"user-{rng.randint(1, 5000)}")]
+    system = "Answer from the documentation excerpts below.\n\n" + "\n\n".join(docs)
+    history = [parts("user", rng.choice(pool)[:200]), parts("assistant", rng.choice(pool)[:300])]
+    messages = [parts("system", system), *history[: rng.randint(0, 2)], parts("user", question)]
+    call = {"type": "tool_call", "id": "call_1", "name": "search_docs", "arguments": {"query": question[:40]}}
+    tool_result = rng.choice(pool)[: rng.randint(300, 600)]
+
+    def span(name, kind, attributes, status=0):
+        return Span(name=name, kind=kind, attributes=attributes, status=Status(code=status))
+
+    root = span(
+        "rag.answer",
+        Span.SPAN_KIND_INTERNAL,
+        [
+            kv("openinference.span.kind", "CHAIN"),
+            kv("input.value", question),
+            kv("output.value", answer),
+            *session,
+        ],
+    )
+    documents = []
+    for i, doc in enumerate(docs):
+        documents += [
+            kv(f"retrieval.documents.{i}.document.id", f"kb-{rng.randint(100, 999)}"),
+            kv(f"retrieval.documents.{i}.document.content", doc),
+            kv(f"retrieval.documents.{i}.document.score", round(rng.uniform(0.5, 0.95), 4)),
+        ]
+    retriever = span(
+        "retrieve",
+        Span.SPAN_KIND_INTERNAL,
+        [kv("openinference.span.kind", "RETRIEVER"), kv("input.value", question), *documents],
+    )
+    plan = span(
+        "chat gpt-4o-mini",
+        Span.SPAN_KIND_CLIENT,
+        chat_attributes(rng, messages, [call], "tool_calls"),
+    )
+    tool = span(
+        "execute_tool search_docs",
+        Span.SPAN_KIND_INTERNAL,
+        [
+            kv("gen_ai.operation.name", "execute_tool"),
+            kv("gen_ai.tool.name", "search_docs"),
+            kv("gen_ai.tool.call.id", "call_1"),
+            kv("gen_ai.tool.call.arguments", json.dumps(call["arguments"])),
+            kv("gen_ai.tool.call.result", tool_result),
+        ],
+    )
+    final_messages = [
+        *messages,
+        {"role": "assistant", "parts": [call]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": tool_result}]},
+    ]
+    draft = span(
+        "chat gpt-4o-mini",
+        Span.SPAN_KIND_CLIENT,
+        chat_attributes(
+            rng,
+            [parts("system", "Rewrite the question for a documentation search."), parts("user", question)],
+            [{"type": "text", "content": question}],
+        ),
+    )
+    final = span(
+        "chat gpt-4o-mini",
+        Span.SPAN_KIND_CLIENT,
+        chat_attributes(rng, final_messages, [{"type": "text", "content": answer}]),
+    )
+    return [root, retriever, draft, plan, tool, final]
+
+
+@dataclass
+class Workload:
+    traces: list[list[Span]]
+    n_spans: int
+
+    @classmethod
+    def build(cls, n_spans: int, seed: int = 1) -> Workload:
+        rng = random.Random(seed)
+        pool = [paragraph(rng, 1200) for _ in range(400)]
+        n_traces = -(-n_spans // SPANS_PER_TRACE)
+        traces = [trace_spans(rng, pool) for _ in range(n_traces)]
+        return cls(traces=traces, n_spans=n_traces * SPANS_PER_TRACE)
+
+    def stamp(self, now_ns: int) -> tuple[list[bytes], list[str]]:
+        """Fresh ids and times (the last minutes before now_ns), serialised into bodies of 512 spans."""
+        rng = random.Random(now_ns)
+        trace_ids = []
+        spans: list[Span] = []
+        step = 60 * 10**9 // max(1, len(self.traces))
+        for i, trace in enumerate(self.traces):
+            trace_id = os.urandom(16)
+            trace_ids.append(trace_id.hex())
+            root = trace[0]
+            t = now_ns - 120 * 10**9 + i * step
+            root.trace_id, root.span_id, root.start_time_unix_nano = trace_id, os.urandom(8), t
+            for child in trace[1:]:
+                child.trace_id, child.span_id, child.parent_span_id = trace_id, os.urandom(8), root.span_id
+                child.start_time_unix_nano = t + 2_000_000
+                t += 2_000_000 + rng.randint(50, 1500) * 1_000_000
+                child.end_time_unix_nano = t
+            root.end_time_unix_nano = t + 1_000_000
+            spans.extend(trace)
+        resource = Resource(attributes=[kv("service.name", "bench-app"), kv("telemetry.sdk.name", "opentelemetry")])
+        scope = InstrumentationScope(name="bench", version="1.0")
+        bodies = []
+        for start in range(0, len(spans), SPANS_PER_REQUEST):
+            request = ExportTraceServiceRequest(
+                resource_spans=[
+                    ResourceSpans(
+                        resource=resource,
+                        scope_spans=[ScopeSpans(scope=scope, spans=spans[start : start + SPANS_PER_REQUEST])],
+                    )
+                ]
+            )
+            bodies.append(request.SerializeToString())
+        return bodies, trace_ids
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Infrastructure: PostgreSQL, Redis, Django, gunicorn
+
+
+def ensure_postgres(url: str) -> None:
+    import psycopg
+
+    maintenance = urllib.parse.urlparse(url)._replace(path="/postgres").geturl()
+    for attempt in range(30):
+        try:
+            psycopg.connect(maintenance, connect_timeout=3).close()
+            return
+        except psycopg.OperationalError:
+            if attempt == 0 and shutil.which("pg_ctlcluster"):
+                versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+                if versions:
+                    print(f"PostgreSQL is down: starting cluster {versions[-1]}/main")
+                    subprocess.run(
+                        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False
+                    )
+            time.sleep(0.5)
+    sys.exit(f"cannot connect to PostgreSQL at {maintenance}")
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parsed = urllib.parse.urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not name.startswith("peekr_bench"):  # it drops the database: never anything but the bench's own
+        sys.exit(f"refusing to recreate database {name!r}: the bench only drops databases named peekr_bench*")
+    maintenance = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def check_redis(url: str):
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        sys.exit(f"cannot reach the Celery broker at {url}: {exc}")
+    return client
+
+
+def setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn peekr_web.wsgi in its own process group, so stopping it stops its workers too."""
+
+    def __init__(self, env: dict[str, str], workers: int, threads: int, log: Path):
+        self.port = free_port()
+        self.log = log
+        self.workers, self.threads = workers, threads
+        cmd = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "peekr_web.wsgi",
+            f"--workers={workers}",
+            f"--threads={threads}",
+            f"--bind=127.0.0.1:{self.port}",
+            "--timeout=120",
+            "--keep-alive=30",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        sys.exit(f"gunicorn did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sending and measuring
+
+
+@dataclass
+class RunResult:
+    concurrency: int
+    spans: int
+    requests: int
+    send_s: float
+    readable_s: float
+    latencies_ms: list[float] = field(default_factory=list)
+    api_ok: int = 0
+    api_checked: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def spans_per_s(self) -> float:
+        return self.spans / self.readable_s
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def send_all(port: int, key: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[str]]:
+    """POST every body once, `concurrency` keep-alive connections pulling from one shared queue."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    next_index = iter(range(len(bodies)))
+    headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {key}"}
+
+    def sender():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                break
+            began = time.perf_counter()
+            try:
+                conn.request("POST", "/v1/traces", body=bodies[i], headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                with lock:
+                    errors.append(f"request {i}: {exc!r}")
+                continue
+            elapsed = (time.perf_counter() - began) * 1000
+            problem = ""
+            if response.status != 200:
+                problem = f"request {i}: HTTP {response.status} {data[:200]!r}"
+            else:
+                partial = ExportTraceServiceResponse.FromString(data).partial_success
+                if partial.rejected_spans:
+                    problem = f"request {i}: {partial.rejected_spans} spans rejected: {partial.error_message[:200]}"
+            with lock:
+                latencies.append(elapsed)
+                if problem:
+                    errors.append(problem)
+        conn.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors
+
+
+def check_api(port: int, key: str, trace_ids: list[str]) -> int:
+    """Read a sample of traces back through the JSON API; count those with all their spans."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {key}"}
+    conn.request("GET", "/api/v1/traces?limit=1", headers=headers)
+    listed = json.loads(conn.getresponse().read())
+    ok = 0 if not listed.get("items") else 1
+    sample = random.Random(3).sample(trace_ids, min(API_SAMPLE, len(trace_ids)))
+    for trace_id in sample:
+        conn.request("GET", f"/api/v1/traces/{trace_id}", headers=headers)
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        if response.status == 200 and body["span_count"] == SPANS_PER_TRACE and len(body["spans"]) == SPANS_PER_TRACE:
+            ok += 1
+    conn.close()
+    return ok
+
+
+def run(concurrency: int, workload: Workload, port: int) -> RunResult:
+    from traces.models import Span
+    from traces.services import project_create
+
+    project, key = project_create(name=f"bench-{concurrency}x-{time.time_ns()}")
+    bodies, trace_ids = workload.stamp(time.time_ns())
+    began = time.perf_counter()
+    latencies, errors = send_all(port, key, bodies, concurrency)
+    sent = time.perf_counter()
+    deadline = sent + 120
+    stored = 0
+    while time.perf_counter() < deadline:
+        stored = Span.objects.filter(project=project).count()
+        if stored >= workload.n_spans:
+            break
+        time.sleep(0.02)
+    readable = time.perf_counter()
+    if stored < workload.n_spans:
+        errors.append(f"only {stored} of {workload.n_spans} spans stored after 120 s")
+    api_ok = check_api(port, key, trace_ids)
+    return RunResult(
+        concurrency=concurrency,
+        spans=stored,
+        requests=len(bodies),
+        send_s=sent - began,
+        readable_s=readable - began,
+        latencies_ms=latencies,
+        api_ok=api_ok,
+        api_checked=min(API_SAMPLE, len(trace_ids)) + 1,
+        errors=errors,
+    )
+
+
+def storage() -> dict[str, float]:
+    from django.db import connection
+
+    from traces.models import Span, Trace
+
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE traces_span")  # dead tuples of upserts are not stored data
+        cur.execute("VACUUM ANALYZE traces_trace")
+        cur.execute(
+            "SELECT pg_total_relation_size('traces_span'), pg_table_size('traces_span'), pg_relation_size('traces_span'),"
+            " pg_indexes_size('traces_span'), pg_total_relation_size('traces_trace')"
+        )
+        span_total, span_table, span_heap, span_indexes, trace_total = cur.fetchone()
+    spans, traces = Span.objects.count(), Trace.objects.count()
+    return {
+        "spans": spans,
+        "traces": traces,
+        "span_total": span_total / spans,
+        "span_heap": span_heap / spans,
+        "span_toast": (span_table - span_heap) / spans,
+        "span_indexes": span_indexes / spans,
+        "trace_total": trace_total / traces,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# In-process profile of one request's work
+
+
+def profile(workload: Workload, bodies_to_profile: int = 8) -> None:
+    """Decode + spans_ingest of a few 512-span bodies in this process, against the same database, with
+    cProfile; prints the time of each stage per body."""
+    from traces import otlp, services
+    from traces.services import project_create
+
+    project, _ = project_create(name=f"bench-profile-{time.time_ns()}")
+    bodies, _ = workload.stamp(time.time_ns())
+    bodies = bodies[:bodies_to_profile]
+    # Warm up (imports, the connection, the price table) outside the profile.
+    raws, _ = otlp.decode_traces_request(bodies[0], "application/x-protobuf")
+    services.spans_ingest(project=project, raws=raws)
+    bodies = bodies[1:]
+
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    for body in bodies:
+        raws, _ = otlp.decode_traces_request(body, "application/x-protobuf")
+        services.spans_ingest(project=project, raws=raws)
+    profiler.disable()
+    wall = (time.perf_counter() - began) * 1000 / len(bodies)
+
+    stats = pstats.Stats(profiler)
+    cumulative: dict[tuple[str, str], float] = {}
+    for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+        key = (Path(filename).name, func)
+        cumulative[key] = cumulative.get(key, 0.0) + ct
+
+    def ms(file: str, func: str) -> float:
+        return cumulative.get((file, func), 0.0) * 1000 / len(bodies)
+
+    rows = [
+        ("decode (otlp.decode_traces_request)", ms("otlp.py", "decode_traces_request")),
+        ("spans_ingest total", ms("services.py", "spans_ingest")),
+        ("  normalize (all conventions, pricing)", ms("__init__.py", "normalize")),
+        ("  Span rows (_span_row, _clean)", ms("services.py", "_span_row")),
+        ("  pending log events lookup", ms("services.py", "_pending_log_events")),
+        ("  bulk_create (trace + span upserts)", ms("query.py", "bulk_create")),
+        ("  traces_refresh (aggregates)", ms("services.py", "traces_refresh")),
+        ("  enqueue trace_settle (Redis)", ms("services.py", "_enqueue_settle")),
+        ("  psycopg execute (all SQL)", ms("cursor.py", "execute")),
+    ]
+    print(f"\nWhere one 512-span request's time goes (in-process, cProfile, mean of {len(bodies)} bodies)")
+    print(f"  {'wall time per body (profiled)':<44}{wall:>9.1f} ms")
+    for label, value in rows:
+        print(f"  {label:<44}{value:>9.1f} ms")
+    print("\n  top 15 functions by own time:")
+    for (filename, line, func), (_cc, nc, tt, _ct, _callers) in sorted(
+        stats.stats.items(), key=lambda item: item[1][2], reverse=True
+    )[:15]:
+        where = f"{Path(filename).parent.name}/{Path(filename).name}:{line} {func}"
+        print(f"    {tt * 1000 / len(bodies):8.1f} ms  {nc / len(bodies):>9.0f} calls  {where}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def postgres_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SHOW server_version")
+        return cur.fetchone()[0].split()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spans", type=int, default=50_000, help="spans per run (default 50,000)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 spans")
+    parser.add_argument("--concurrency", default="1,4", help="comma-separated sender counts (default 1,4)")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes (default 3)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="recreated on every run")
+    parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="flushed at the end (a bench-only db)")
+    parser.add_argument("--profile", action="store_true", help="also profile decode + spans_ingest in-process")
+    args = parser.parse_args()
+    n_spans = 5_000 if args.quick else args.spans
+    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+
+    ensure_postgres(args.database_url)
+    recreate_database(args.database_url)
+    redis_client = check_redis(args.broker_url)
+    redis_client.flushdb()
+    data_dir = Path(tempfile.mkdtemp(prefix="peekr-bench-"))
+    env = {
+        "DJANGO_SETTINGS_MODULE": "peekr_web.settings",
+        "PEEKR_DATABASE_URL": args.database_url,
+        "PEEKR_BROKER_URL": args.broker_url,
+        "PEEKR_DATA_DIR": str(data_dir),
+        "PEEKR_LOG_LEVEL": "WARNING",
+        "PEEKR_DEBUG": "0",
+    }
+    setup_django(env)
+
+    print(f"building {n_spans:,} spans ...", end=" ", flush=True)
+    began = time.perf_counter()
+    workload = Workload.build(n_spans)
+    bodies, _ = workload.stamp(time.time_ns())
+    body_kb = statistics.mean(len(b) for b in bodies) / 1024
+    print(f"{time.perf_counter() - began:.1f} s")
+
+    server = Server(env, args.workers, args.threads, data_dir / "gunicorn.log")
+    results: list[RunResult] = []
+    try:
+        server.wait_ready()
+        for concurrency in levels:
+            print(f"sending with {concurrency} sender(s) ...", flush=True)
+            results.append(run(concurrency, workload, server.port))
+        queued = redis_client.llen("celery")
+        sizes = storage()
+        pg = postgres_version()
+        if args.profile:
+            profile(workload)
+    finally:
+        server.stop()
+        redis_client.flushdb()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    print()
+    print(
+        f"Peekr ingest benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, PostgreSQL {pg}"
+    )
+    print(
+        f"server: gunicorn peekr_web.wsgi, {args.workers} workers x {args.threads} threads (gthread); Celery broker "
+        f"Redis ({queued} trace_settle messages queued, no worker); client on the same machine"
+    )
+    print(
+        f"load: {workload.n_spans:,} spans per run = {len(workload.traces):,} traces x {SPANS_PER_TRACE} spans, "
+        f"{len(bodies)} OTLP/protobuf requests of <= {SPANS_PER_REQUEST} spans, {body_kb:,.0f} KB each (no gzip)"
+    )
+    print()
+    header = f"{'senders':>7} | {'spans/s':>8} | {'send s':>6} | {'stored s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | {'API sample':>10} | errors"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.concurrency:>7} | {r.spans_per_s:>8,.0f} | {r.send_s:>6.1f} | {r.readable_s:>8.1f} | "
+            f"{r.pct(0.50):>7.0f} | {r.pct(0.99):>7.0f} | {max(r.latencies_ms):>7.0f} | "
+            f"{f'{r.api_ok}/{r.api_checked}':>10} | {len(r.errors)}"
+        )
+    print(
+        f"{'target':>7} | {f'>= {TARGET_SPANS_PER_S:,}':>8} | {'':>6} | {'':>8} | {'':>7} | {f'< {TARGET_P99_MS}':>7} |"
+    )
+    print()
+    print(
+        f"stored: {sizes['span_total']:,.0f} bytes per span (heap {sizes['span_heap']:,.0f} + TOAST "
+        f"{sizes['span_toast']:,.0f} + indexes {sizes['span_indexes']:,.0f}), {sizes['trace_total']:,.0f} bytes per "
+        f"trace; {sizes['spans']:,} spans, {sizes['traces']:,} traces in the database"
+    )
+    for r in results:
+        met = r.spans_per_s >= TARGET_SPANS_PER_S and r.pct(0.99) < TARGET_P99_MS
+        print(f"{r.concurrency} sender(s): {'meets' if met else 'MISSES'} the targets", end="")
+        print(f"; {len(r.errors)} errors, first: {r.errors[0]}" if r.errors else "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,449 @@
+"""Plain data the detectors read (SpanView, TraceIndex) and return (Finding, Fix). No Django here.
+
+The storage layer turns ``Span.objects.values(...)`` rows into SpanViews with ``span_view_from_row`` and calls
+``insights.detectors.detect_all``; everything below is built and tested without a database.
+
+Number formatting in messages: durations are seconds with one decimal, rounded half up on tenths of a second
+(5749 ms -> "5.7s", 5750 ms -> "5.8s"); money is US dollars, two decimals from $1, four below
+(``format_seconds``, ``format_usd``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from insights.detectors.ops import normalise_operation
+
+SEVERITIES = ("info", "warning", "critical")
+# Kinds that wait on something outside the process (a model, a vector store, a tool): the work worth
+# parallelising, batching or caching. Wrappers ("span", "chain", "agent") count when they contain one.
+IO_KINDS = frozenset({"llm", "embedding", "retriever", "reranker", "tool", "guardrail", "evaluator"})
+WRAPPER_KINDS = frozenset({"span", "chain", "agent"})
+LLM_KINDS = frozenset({"llm", "evaluator"})
+
+# A later call "uses" an earlier output when this much of the output's normalised text shows up in its input.
+# Shorter outputs ("yes", "billing", "{}") are not distinctive: they appear in unrelated prompts too.
+MIN_DISTINCTIVE_CHARS = 20
+DISTINCTIVE_CHUNK_CHARS = 200
+# Clock jitter between spans recorded by different processes or clocks.
+JITTER_MS = 5.0
+NULL_TEXTS = frozenset({"", "null", "none", "nil", "undefined", "[]", "{}", '""', "''", "n/a"})
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanView:
+    """The first-class fields of one stored span that the detectors read."""
+
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str = "span"  # llm chain tool retriever embedding agent reranker guardrail evaluator span
+    model: str = ""
+    provider: str = ""
+    start_ms: float = 0.0  # epoch milliseconds
+    end_ms: float | None = None  # None while the span is open
+    duration_ms: float | None = None
+    status: str = "unset"  # ok | error | unset
+    error: str = ""
+    input_text: str = ""  # for llm spans: the last user message
+    output_text: str = ""  # for llm spans: the answer
+    input_messages: tuple[dict[str, Any], ...] | list[dict[str, Any]] = ()  # {"role", "content", ...}
+    tool_name: str = ""
+    tool_arguments: str = ""
+    tool_result: str = ""
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None  # USD
+    service_name: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def span_view_from_row(row: Mapping[str, Any]) -> SpanView:
+    """A SpanView from a ``.values(...)`` row: same keys, but start_time/end_time as datetimes.
+
+    A naive datetime is read as UTC. An ``is_internal`` key, when the row has one, becomes the
+    ``peekr.internal`` attribute the judge detector reads.
+    """
+    start_ms = _epoch_ms(row["start_time"])
+    end = row.get("end_time")
+    end_ms = _epoch_ms(end) if end is not None else None
+    duration = row.get("duration_ms")
+    if duration is None and end_ms is not None:
+        duration = end_ms - start_ms
+    attributes = row.get("attributes") or {}
+    if row.get("is_internal") and not attributes.get("peekr.internal"):
+        attributes = {**attributes, "peekr.internal": True}
+    return SpanView(
+        span_id=row["span_id"],
+        parent_span_id=row.get("parent_span_id") or None,
+        name=row.get("name") or "",
+        kind=row.get("kind") or "span",
+        model=row.get("model") or "",
+        provider=row.get("provider") or "",
+        start_ms=start_ms,
+        end_ms=end_ms,
+        duration_ms=duration,
+        status=row.get("status") or "unset",
+        error=row.get("error") or "",
+        input_text=row.get("input_text") or "",
+        output_text=row.get("output_text") or "",
+        input_messages=tuple(row.get("input_messages") or ()),
+        tool_name=row.get("tool_name") or "",
+        tool_arguments=row.get("tool_arguments") or "",
+        tool_result=row.get("tool_result") or "",
+        input_tokens=row.get("input_tokens"),
+        output_tokens=row.get("output_tokens"),
+        cost=row.get("cost"),
+        service_name=row.get("service_name") or "",
+        attributes=attributes,
+    )
+
+
+def _epoch_ms(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) / _MS
+
+
+@dataclass
+class Fix:
+    """What to change, as copyable before/after code: snippets are {"label", "before", "after"}."""
+
+    summary: str
+    snippets: list[dict[str, str]] = field(default_factory=list)
+
+
+def signature(detector: str, operation: str, parent_operation: str, service: str) -> str:
+    """A stable 32-hex id of (detector, operation, parent operation, service): the key findings aggregate on."""
+    key = "\x1f".join((detector, operation, parent_operation, service)).encode()
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
+@dataclass
+class Finding:
+    """One pathology found in one trace.
+
+    ``parent_operation`` is the operation of the involved spans' parent, except for request-level detectors
+    (judge_critical_path, cost_hotspot) where it is the endpoint: the trace root's operation.
+    """
+
+    detector: str
+    severity: str  # info | warning | critical
+    title: str
+    message: str
+    span_ids: list[str]
+    operation: str
+    parent_operation: str = ""
+    service: str = ""
+    saving_ms: float = 0.0
+    saving_usd: float = 0.0
+    fix: Fix | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def signature(self) -> str:
+        return signature(self.detector, self.operation, self.parent_operation, self.service)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["signature"] = self.signature
+        return data
+
+
+def tenths(ms: float) -> int:
+    """Milliseconds as whole tenths of a second, rounded half up."""
+    return math.floor(ms / 100 + 0.5)
+
+
+def format_tenths(value: int) -> str:
+    sign = "-" if value < 0 else ""
+    whole, tenth = divmod(abs(value), 10)
+    return f"{sign}{whole}.{tenth}s"
+
+
+def format_seconds(ms: float) -> str:
+    """5749 -> "5.7s", 5750 -> "5.8s", 279000 -> "279.0s"."""
+    return format_tenths(tenths(ms))
+
+
+def format_usd(usd: float) -> str:
+    if usd >= 1:
+        return f"${usd:,.2f}"
+    return f"${usd:.4f}"
+
+
+def normalise_text(text: str) -> str:
+    """Lowercase with whitespace runs collapsed: what substring checks between spans compare."""
+    return " ".join(text.lower().split())
+
+
+def is_null_text(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in NULL_TEXTS)
+
+
+def content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict):
+                text = part.get("text", part.get("content"))
+                if isinstance(text, str):
+                    parts.append(text)
+        return "\n".join(parts)
+    return json.dumps(content, default=str) if isinstance(content, dict) else str(content)
+
+
+def tool_calls_text(message: Mapping[str, Any]) -> str:
+    """An assistant message's tool calls as name(arguments), the way output_text records them."""
+    calls = message.get("tool_calls") or ()
+    out = []
+    for call in calls:
+        if isinstance(call, dict):
+            function = call.get("function") if isinstance(call.get("function"), dict) else call
+            arguments = function.get("arguments", "")
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments, default=str)
+            out.append(f"{function.get('name', '')}({arguments})")
+    return "\n".join(out)
+
+
+class TraceIndex:
+    """One trace's spans, indexed once and shared by every detector: children by parent, operations, caches."""
+
+    def __init__(self, spans: Iterable[SpanView]) -> None:
+        self.spans: list[SpanView] = sorted(spans, key=lambda s: (s.start_ms, s.span_id))
+        self.by_id: dict[str, SpanView] = {s.span_id: s for s in self.spans}
+        # Keyed by parent id, even when that parent never arrived: its children are still siblings.
+        self.children: dict[str | None, list[SpanView]] = {}
+        for s in self.spans:
+            self.children.setdefault(s.parent_span_id, []).append(s)
+        self.roots: list[SpanView] = [
+            s for s in self.spans if s.parent_span_id is None or s.parent_span_id not in self.by_id
+        ]
+        # The request's root: the earliest true root, else the earliest orphan.
+        true_roots = [s for s in self.roots if s.parent_span_id is None]
+        self.root: SpanView | None = (true_roots or self.roots or [None])[0]
+        self.ops: dict[str, str] = {
+            s.span_id: normalise_operation(
+                s.name, kind=s.kind, model=s.model, provider=s.provider, tool_name=s.tool_name
+            )
+            for s in self.spans
+        }
+        self.service: str = next((s.service_name for s in ([self.root] if self.root else []) if s.service_name), "")
+        if not self.service:
+            self.service = next((s.service_name for s in self.spans if s.service_name), "")
+        self.tools: list[SpanView] = [s for s in self.spans if s.kind == "tool" or s.tool_name]
+        self.has_io: dict[str, bool] = {}
+        for s in reversed(self.spans):  # children start after their parents, so they are seen first
+            self._mark_io(s)
+        self._input: dict[str, str] = {}
+        self._chunks: dict[str, tuple[str, ...]] = {}
+        self._msg_keys: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._subtree: dict[str, list[SpanView]] = {}
+        self._unit_input: dict[tuple[str, ...], str] = {}
+        self._unit_chunks: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._language: str | None = None
+
+    def _mark_io(self, s: SpanView) -> bool:
+        found = self.has_io.get(s.span_id)
+        if found is None:
+            found = s.kind in IO_KINDS or any(self._mark_io(c) for c in self.children.get(s.span_id, ()))
+            self.has_io[s.span_id] = found
+        return found
+
+    # Structure
+
+    def op(self, s: SpanView) -> str:
+        return self.ops[s.span_id]
+
+    def parent(self, s: SpanView) -> SpanView | None:
+        return self.by_id.get(s.parent_span_id) if s.parent_span_id else None
+
+    def parent_op(self, s: SpanView) -> str:
+        parent = self.parent(s)
+        return self.ops[parent.span_id] if parent else ""
+
+    def ancestors(self, s: SpanView) -> Iterable[SpanView]:
+        seen = {s.span_id}
+        parent = self.parent(s)
+        while parent is not None and parent.span_id not in seen:  # a cycle in bad data must not hang the worker
+            seen.add(parent.span_id)
+            yield parent
+            parent = self.parent(parent)
+
+    def root_of(self, s: SpanView) -> SpanView:
+        top = s
+        for ancestor in self.ancestors(s):
+            top = ancestor
+        return top
+
+    def subtree(self, s: SpanView) -> list[SpanView]:
+        """The span and all its descendants."""
+        found = self._subtree.get(s.span_id)
+        if found is None:
+            found, stack, seen = [], [s], set()
+            while stack:
+                node = stack.pop()
+                if node.span_id in seen:
+                    continue
+                seen.add(node.span_id)
+                found.append(node)
+                stack.extend(self.children.get(node.span_id, ()))
+            self._subtree[s.span_id] = found
+        return found
+
+    def outermost(self, spans: Iterable[SpanView]) -> list[SpanView]:
+        """Drop spans nested inside another of the same set: one call recorded twice by stacked instrumentations."""
+        spans = list(spans)
+        ids = {s.span_id for s in spans}
+        return [s for s in spans if not any(a.span_id in ids for a in self.ancestors(s))]
+
+    @staticmethod
+    def end(s: SpanView) -> float | None:
+        if s.end_ms is not None:
+            return s.end_ms
+        return s.start_ms + s.duration_ms if s.duration_ms is not None else None
+
+    @staticmethod
+    def duration(s: SpanView) -> float | None:
+        if s.end_ms is not None:
+            return max(0.0, s.end_ms - s.start_ms)
+        return s.duration_ms
+
+    def is_llm(self, s: SpanView) -> bool:
+        return s.kind in LLM_KINDS
+
+    def is_tool(self, s: SpanView) -> bool:
+        return s.kind == "tool" or bool(s.tool_name)
+
+    # Text, for "did this call use that one's output"
+
+    def input_of(self, s: SpanView) -> str:
+        """Everything the span was given, normalised: input text, message contents and tool calls, arguments."""
+        found = self._input.get(s.span_id)
+        if found is None:
+            parts = [s.input_text, s.tool_arguments]
+            for msg in s.input_messages:
+                if isinstance(msg, dict):
+                    parts.append(content_text(msg.get("content")))
+                    if msg.get("tool_calls"):
+                        parts.append(tool_calls_text(msg))
+            found = normalise_text("\n".join(p for p in parts if p))
+            self._input[s.span_id] = found
+        return found
+
+    def output_chunks(self, s: SpanView) -> tuple[str, ...]:
+        """Distinctive pieces of the span's output (its first and last 200 normalised characters), or none."""
+        found = self._chunks.get(s.span_id)
+        if found is None:
+            chunks: list[str] = []
+            for raw in {s.output_text, s.tool_result}:
+                text = normalise_text(raw) if raw else ""
+                if len(text) >= MIN_DISTINCTIVE_CHARS and text not in NULL_TEXTS:
+                    chunks.append(text[:DISTINCTIVE_CHUNK_CHARS])
+                    if len(text) > DISTINCTIVE_CHUNK_CHARS:
+                        chunks.append(text[-DISTINCTIVE_CHUNK_CHARS:])
+            found = tuple(chunks)
+            self._chunks[s.span_id] = found
+        return found
+
+    def message_key(self, s: SpanView) -> tuple[tuple[str, str], ...]:
+        """The input messages as (role, normalised content) pairs: equal prefixes mean one conversation."""
+        found = self._msg_keys.get(s.span_id)
+        if found is None:
+            found = tuple(
+                (str(m.get("role", "")), normalise_text(content_text(m.get("content")) + tool_calls_text(m)))
+                for m in s.input_messages
+                if isinstance(m, dict)
+            )
+            self._msg_keys[s.span_id] = found
+        return found
+
+    def continues(self, later: SpanView, earlier: SpanView) -> bool:
+        """The later call re-sends the earlier call's whole conversation and adds to it: an agent loop step."""
+        a, b = self.message_key(earlier), self.message_key(later)
+        return 0 < len(a) < len(b) and b[: len(a)] == a
+
+    def unit_input(self, unit: Sequence[SpanView]) -> str:
+        """The normalised inputs of a group of spans and everything under them, in one string."""
+        key = tuple(s.span_id for s in unit)
+        found = self._unit_input.get(key)
+        if found is None:
+            found = "\n".join(t for s in unit for x in self.subtree(s) if (t := self.input_of(x)))
+            self._unit_input[key] = found
+        return found
+
+    def unit_chunks(self, unit: Sequence[SpanView]) -> tuple[str, ...]:
+        key = tuple(s.span_id for s in unit)
+        found = self._unit_chunks.get(key)
+        if found is None:
+            found = tuple(c for s in unit for x in self.subtree(s) for c in self.output_chunks(x))
+            self._unit_chunks[key] = found
+        return found
+
+    def uses(self, later: Sequence[SpanView], earlier: Sequence[SpanView]) -> bool:
+        """Whether the later group (with its descendants) depended on the earlier one, so could not run beside it.
+
+        It did when its input contains a distinctive piece of an earlier output; or of a tool result produced
+        after the earlier group started and before the later one started (the earlier call asked for the tool);
+        when one of its calls continues an earlier call's conversation (an agent step); or when it repeats the
+        earlier call's exact input (a retry or a duplicate: not independent work).
+        """
+        text = self.unit_input(later)
+        if text:
+            if any(chunk in text for chunk in self.unit_chunks(earlier)):
+                return True
+            earlier_start = min(s.start_ms for s in earlier)
+            later_start = min(s.start_ms for s in later)
+            for tool in self.tools:
+                tool_end = self.end(tool)
+                if (
+                    tool_end is not None
+                    and earlier_start <= tool.start_ms
+                    and tool_end <= later_start + JITTER_MS
+                    and any(chunk in text for chunk in self.output_chunks(tool))
+                ):
+                    return True
+        later_calls = [x for s in later for x in self.subtree(s) if x.input_messages]
+        if later_calls:
+            earlier_calls = [x for s in earlier for x in self.subtree(s) if x.input_messages]
+            if any(self.continues(b, a) for b in later_calls for a in earlier_calls):
+                return True
+        for b, a in zip(later, earlier, strict=False):
+            if self.ops[a.span_id] == self.ops[b.span_id] and self.input_of(b) and self.input_of(b) == self.input_of(a):
+                return True
+        return False
+
+    @property
+    def language(self) -> str:
+        """"python", "javascript" or "" (unknown), from SDK attributes: which fix snippets apply."""
+        if self._language is None:
+            self._language = ""
+            for s in self.spans:
+                attrs = s.attributes
+                lang = str(attrs.get("telemetry.sdk.language") or attrs.get("process.runtime.name") or "").lower()
+                if lang in ("python", "cpython", "pypy"):
+                    self._language = "python"
+                elif lang in ("nodejs", "node", "js", "javascript", "webjs", "deno", "bun") or "ai.model.id" in attrs:
+                    self._language = "javascript"
+                if self._language:
+                    break
+        return self._language
+
+    def service_of(self, spans: Iterable[SpanView]) -> str:
+        return next((s.service_name for s in spans if s.service_name), self.service)

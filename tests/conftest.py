@@ -1,0 +1,95 @@
+import os
+
+import pytest
+
+from tests.base import make_project, make_user
+
+
+@pytest.fixture
+def owner(db):
+    return make_user("owner")
+
+
+@pytest.fixture
+def outsider(db):
+    return make_user("outsider")
+
+
+@pytest.fixture
+def project_and_key(db, owner):
+    return make_project("acme", owner=owner)
+
+
+@pytest.fixture
+def project(project_and_key):
+    return project_and_key[0]
+
+
+@pytest.fixture
+def api_key(project_and_key):
+    return project_and_key[1]
+
+
+@pytest.fixture
+def other_project_and_key(db, outsider):
+    return make_project("elsewhere", owner=outsider)
+
+
+@pytest.fixture
+def owner_client(client, owner, project):
+    client.force_login(owner)
+    return client
+
+
+def _database_url_for_subprocess() -> str:
+    """The URL of the database this test session uses (the test database), for a child process."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def subprocess_env(transactional_db) -> dict:
+    """Environment for a child process (Celery worker, demo sender) that must see the test database."""
+    import os
+
+    return {**os.environ, "PEEKR_DATABASE_URL": _database_url_for_subprocess(), "PEEKR_LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture
+def celery_worker_process(subprocess_env):
+    """A real Celery worker process (prefork, 2 children) on the configured broker, stopped after the test."""
+    import subprocess
+    import sys
+    import time
+
+    from peekr_web.celery import app
+
+    app.control.purge()  # messages left by earlier runs would only add noise
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "peekr_web", "worker", "--concurrency", "2", "--loglevel", "INFO",
+         "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{proc.stdout.read()}")
+        if app.control.ping(timeout=0.5):
+            break
+    else:
+        proc.kill()
+        raise RuntimeError("celery worker did not answer ping within 60 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()

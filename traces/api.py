@@ -1,0 +1,84 @@
+"""JSON API for traces: the explorer's list and detail, behind a project key."""
+
+from datetime import datetime
+
+from ninja import Query, Router, Schema, Status
+
+from traces import selectors
+from traces.models import Span, Trace
+from traces.schemas import ErrorOut, TraceDetailOut, TraceListOut
+
+router = Router(tags=["traces"])
+
+
+class TraceQuery(Schema):
+    start_after: datetime | None = None
+    start_before: datetime | None = None
+    name: str = ""
+    status: str = ""
+    model: str = ""
+    session_id: str = ""
+    user_id: str = ""
+    service: str = ""
+    min_duration_ms: float | None = None
+    has_error: bool | None = None
+    cursor: str = ""
+    limit: int = 50
+
+
+def trace_out(trace: Trace) -> dict:
+    return {
+        **{f: getattr(trace, f) for f in TRACE_FIELDS},
+        "models": trace.models_used.split() if trace.models_used else [],
+        "complete": trace.completed_at is not None,
+    }
+
+
+TRACE_FIELDS = ["trace_id", "name", "start_time", "end_time", "duration_ms", "span_count", "error_count", "input_tokens", "output_tokens", "total_tokens", "cost", "status", "session_id", "user_id", "service_name", "release", "input_preview", "output_preview"]
+
+
+def span_out(span: Span) -> dict:
+    tool = None
+    if span.tool_name or span.tool_arguments or span.tool_result:
+        tool = {"name": span.tool_name, "arguments": span.tool_arguments, "result": span.tool_result}
+    return {
+        **{f: getattr(span, f) for f in SPAN_FIELDS},
+        "parent_span_id": span.parent_span_id or None,
+        "input": span.input_text,
+        "output": span.output_text,
+        "tool": tool,
+    }
+
+
+SPAN_FIELDS = ["span_id", "name", "kind", "provider", "model", "input_messages", "output_messages", "documents", "input_tokens", "output_tokens", "total_tokens", "cost", "ttft_ms", "start_time", "end_time", "duration_ms", "status", "error", "session_id", "user_id", "service_name", "release", "model_version", "prompt_version", "is_internal", "sdk_scores", "attributes"]
+
+
+@router.get("", response=TraceListOut, summary="List traces")
+def list_traces(request, q: Query[TraceQuery]):
+    """Newest first. Filters as on the trace list; follow `next_cursor` for the next page."""
+    filters = selectors.TraceFilters(
+        start_after=q.start_after,
+        start_before=q.start_before,
+        name=q.name,
+        status=q.status,
+        model=q.model,
+        session_id=q.session_id,
+        user_id=q.user_id,
+        service=q.service,
+        min_duration_ms=q.min_duration_ms,
+        has_error=q.has_error,
+    )
+    page = selectors.trace_page(
+        project=request.project, filters=filters, cursor=q.cursor, limit=max(1, min(q.limit, 500))
+    )
+    return {"items": [trace_out(t) for t in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/{trace_id}", response={200: TraceDetailOut, 404: ErrorOut}, summary="Get a trace with its spans")
+def get_trace(request, trace_id: str):
+    """The trace's aggregates and every span, ordered by start time. Another project's trace is 404."""
+    trace = selectors.trace_get(project=request.project, trace_id=trace_id)
+    if trace is None:
+        return Status(404, {"detail": f"trace {trace_id} not found"})
+    spans = selectors.trace_spans(trace=trace)
+    return Status(200, {**trace_out(trace), "spans": [span_out(s) for s in spans]})

@@ -1,0 +1,74 @@
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+
+
+class TraceOut(Schema):
+    trace_id: str
+    name: str
+    start_time: datetime
+    end_time: datetime | None
+    duration_ms: float | None
+    span_count: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cost: float
+    status: str
+    session_id: str
+    user_id: str
+    service_name: str
+    release: str
+    models: list[str]
+    input_preview: str
+    output_preview: str
+    complete: bool
+
+
+class TraceListOut(Schema):
+    items: list[TraceOut]
+    next_cursor: str | None
+
+
+class SpanOut(Schema):
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    provider: str
+    model: str
+    input: str
+    output: str
+    input_messages: list[Any]
+    output_messages: list[Any]
+    documents: list[Any]
+    tool: dict[str, Any] | None
+    input_tokens: int | None
+    output_tokens: int | None
+    total_tokens: int | None
+    cost: float | None
+    ttft_ms: float | None
+    start_time: datetime
+    end_time: datetime | None
+    duration_ms: float | None
+    status: str
+    error: str
+    session_id: str
+    user_id: str
+    service_name: str
+    release: str
+    model_version: str
+    prompt_version: str
+    is_internal: bool
+    sdk_scores: list[Any]
+    attributes: dict[str, Any]
+
+
+class TraceDetailOut(TraceOut):
+    spans: list[SpanOut]
+
+
+class ErrorOut(Schema):
+    detail: str

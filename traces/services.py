@@ -1,0 +1,427 @@
+"""Writes for traces: ingesting spans, trace aggregates, trace completion, projects and keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import Substr
+from django.utils import timezone
+
+from traces.models import ApiKey, LogEvent, Membership, Project, Role, Span, Trace
+from traces.normalize import apply_log_events, normalize
+from traces.normalize.types import NormalizedSpan, RawSpan
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Traces whose root span never ends (a crashed process) are completed anyway after this long without spans.
+ABANDONED_AFTER = timedelta(minutes=10)
+TOKEN_KINDS = ("llm", "embedding")  # parents often repeat their children's usage: count it once, at the call
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def _clean(value: Any) -> Any:
+    """Make an attribute value storable as JSON on SQLite and PostgreSQL (no bytes, no NUL characters)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    return value
+
+
+def _text(value: str, limit: int | None = None) -> str:
+    value = value.replace("\x00", "\ufffd") if "\x00" in value else value
+    return value[:limit] if limit else value
+
+
+@dataclass
+class Rejected:
+    index: int
+    span_id: str
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    trace_pks: list[int] = field(default_factory=list)
+
+
+def _span_row(project: Project, raw: RawSpan, norm: NormalizedSpan) -> Span:
+    start = ns_to_datetime(raw.start_ns)
+    end = ns_to_datetime(raw.end_ns) if raw.end_ns is not None else None
+    return Span(
+        project=project,
+        span_id=raw.span_id,
+        parent_span_id=raw.parent_span_id or "",
+        name=_text(raw.name, 500),
+        kind=norm.kind,
+        otel_kind=raw.kind,
+        provider=_text(norm.provider, 100),
+        model=_text(norm.model, 200),
+        start_time=start,
+        end_time=end,
+        duration_ms=(raw.end_ns - raw.start_ns) / 1e6 if raw.end_ns is not None else None,
+        status=norm.status,
+        error=_text(norm.error),
+        input_text=_text(norm.input_text),
+        output_text=_text(norm.output_text),
+        input_messages=_clean(norm.input_messages),
+        output_messages=_clean(norm.output_messages),
+        documents=_clean(norm.documents),
+        tool_name=_text(norm.tool_name, 200),
+        tool_arguments=_text(norm.tool_arguments),
+        tool_result=_text(norm.tool_result),
+        input_tokens=norm.input_tokens,
+        output_tokens=norm.output_tokens,
+        total_tokens=norm.total_tokens,
+        cost=norm.cost,
+        ttft_ms=norm.ttft_ms,
+        session_id=_text(norm.session_id, 200),
+        user_id=_text(norm.user_id, 200),
+        service_name=_text(norm.service_name, 200),
+        release=_text(norm.release, 100),
+        model_version=_text(norm.model_version, 200),
+        prompt_version=_text(norm.prompt_version, 100),
+        is_internal=norm.is_internal,
+        source=raw.source,
+        conventions=norm.conventions,
+        sdk_scores=_clean(norm.sdk_scores),
+        attributes=_clean(raw.attributes),
+        events=_clean(raw.events),
+        resource=_clean(raw.resource),
+        scope=_text(raw.scope_name, 200),
+    )
+
+
+SPAN_UPDATE_FIELDS = [
+    f.name
+    for f in Span._meta.concrete_fields
+    if f.name not in ("id", "project", "span_id", "received_at")  # received_at: the first arrival
+]
+
+
+def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Rejected] = ()) -> IngestResult:
+    """Normalise and store a batch of spans in one transaction, upserting on (project, span_id).
+
+    A span sent again (open, then ended; or retried) updates its row, so a retried batch never duplicates.
+    Trace rows are upserted first and in a fixed order: their row locks serialise concurrent batches of one
+    trace, so the aggregates computed at the end see every committed span. Follow-up work (trace settling)
+    is enqueued by id after commit.
+    """
+    result = IngestResult(rejected=list(rejected))
+    if not raws:
+        return result
+    by_id: dict[str, RawSpan] = {}
+    for raw in raws:  # a span twice in one batch: the later copy wins, as on a re-send
+        by_id[raw.span_id] = raw
+    raws = sorted(by_id.values(), key=lambda r: r.span_id)
+
+    prices = project.price_overrides or None
+    normalized = [normalize(raw, prices=prices) for raw in raws]
+
+    now = timezone.now()
+    first_start: dict[str, int] = {}
+    for raw in raws:
+        if raw.trace_id not in first_start or raw.start_ns < first_start[raw.trace_id]:
+            first_start[raw.trace_id] = raw.start_ns
+
+    with transaction.atomic():
+        pending = _pending_log_events(project, [r.span_id for r in raws])
+        if pending:
+            normalized = [
+                apply_log_events(n, pending[r.span_id]) if r.span_id in pending else n
+                for r, n in zip(raws, normalized, strict=True)
+            ]
+        trace_rows = [
+            Trace(
+                project=project,
+                trace_id=tid,
+                start_time=ns_to_datetime(first_start[tid]),
+                last_span_at=now,
+                completed_at=None,
+            )
+            for tid in sorted(first_start)
+        ]
+        Trace.objects.bulk_create(
+            trace_rows,
+            update_conflicts=True,
+            unique_fields=["project", "trace_id"],
+            update_fields=["last_span_at", "completed_at"],
+        )
+        pk_by_tid = dict(
+            Trace.objects.filter(project=project, trace_id__in=list(first_start)).values_list("trace_id", "id")
+        )
+        span_rows = []
+        for raw, norm in zip(raws, normalized, strict=True):
+            row = _span_row(project, raw, norm)
+            row.trace_id = pk_by_tid[raw.trace_id]
+            span_rows.append(row)
+        Span.objects.bulk_create(
+            span_rows,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["project", "span_id"],
+            update_fields=SPAN_UPDATE_FIELDS,
+        )
+        trace_pks = sorted(pk_by_tid.values())
+        traces_refresh(trace_pks=trace_pks)
+        transaction.on_commit(lambda: _enqueue_settle(trace_pks))
+
+    result.accepted = len(raws)
+    result.trace_pks = trace_pks
+    return result
+
+
+def _pending_log_events(project: Project, span_ids: list[str]) -> dict[str, list]:
+    from traces.otlp import LogEvent as PlainLogEvent
+
+    found: dict[str, list] = {}
+    for ev in LogEvent.objects.filter(project=project, span_id__in=span_ids).order_by("time_ns", "id"):
+        found.setdefault(ev.span_id, []).append(
+            PlainLogEvent(
+                trace_id=ev.trace_id,
+                span_id=ev.span_id,
+                event_name=ev.event_name,
+                time_ns=ev.time_ns,
+                attributes=ev.attributes,
+                body=ev.body,
+                resource={},
+            )
+        )
+    return found
+
+
+def log_events_ingest(*, project: Project, events: list) -> int:
+    """Store GenAI message log records and merge them into spans already stored (the others on arrival)."""
+    rows = []
+    for ev in events:
+        if not ev.span_id:
+            continue
+        attributes, body = _clean(ev.attributes), _clean(ev.body)
+        digest = hashlib.sha1(
+            json.dumps([ev.span_id, ev.event_name, ev.time_ns, attributes, body], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        rows.append(
+            LogEvent(
+                project=project,
+                trace_id=ev.trace_id,
+                span_id=ev.span_id,
+                event_name=_text(ev.event_name, 200),
+                time_ns=ev.time_ns,
+                attributes=attributes,
+                body=body,
+                digest=digest,
+            )
+        )
+    if not rows:
+        return 0
+    with transaction.atomic():
+        LogEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        span_ids = {r.span_id for r in rows}
+        spans = list(Span.objects.filter(project=project, span_id__in=span_ids))
+        if spans:
+            pending = _pending_log_events(project, [s.span_id for s in spans])
+            for span in spans:
+                norm = NormalizedSpan(
+                    input_messages=span.input_messages,
+                    output_messages=span.output_messages,
+                    input_text=span.input_text,
+                    output_text=span.output_text,
+                )
+                norm = apply_log_events(norm, pending.get(span.span_id, []))
+                span.input_messages = _clean(norm.input_messages)
+                span.output_messages = _clean(norm.output_messages)
+                span.input_text = _text(norm.input_text)
+                span.output_text = _text(norm.output_text)
+            Span.objects.bulk_update(spans, ["input_messages", "output_messages", "input_text", "output_text"])
+            traces_refresh(trace_pks=sorted({s.trace_id for s in spans}))
+    return len(rows)
+
+
+def traces_refresh(*, trace_pks: list[int]) -> None:
+    """Recompute the aggregates of these traces from their spans (idempotent)."""
+    if not trace_pks:
+        return
+    aggregates = {
+        row["trace_id"]: row
+        for row in Span.objects.filter(trace_id__in=trace_pks)
+        .values("trace_id")
+        .annotate(
+            start=Min("start_time"),
+            end=Max("end_time"),
+            n=Count("id"),
+            errors=Count("id", filter=Q(status="error")),
+            app_spans=Count("id", filter=Q(is_internal=False)),
+            in_tok=Sum("input_tokens", filter=Q(kind__in=TOKEN_KINDS)),
+            out_tok=Sum("output_tokens", filter=Q(kind__in=TOKEN_KINDS)),
+            tot_tok=Sum("total_tokens", filter=Q(kind__in=TOKEN_KINDS)),
+            cost=Sum("cost"),
+            session=Max("session_id"),
+            user=Max("user_id"),
+            service=Max("service_name"),
+            release=Max("release"),
+        )
+    }
+    models_by_trace: dict[int, set[str]] = {}
+    for tpk, model in (
+        Span.objects.filter(trace_id__in=trace_pks).exclude(model="").values_list("trace_id", "model").distinct()
+    ):
+        models_by_trace.setdefault(tpk, set()).add(model)
+    roots: dict[int, dict] = {}
+    for row in (
+        Span.objects.filter(trace_id__in=trace_pks, parent_span_id="")
+        .order_by("start_time")
+        .values("trace_id", "span_id", "name", "end_time", "start_time")
+        .annotate(inp=Substr("input_text", 1, 300), out=Substr("output_text", 1, 300))
+    ):
+        roots.setdefault(row["trace_id"], row)
+
+    traces = list(Trace.objects.filter(pk__in=trace_pks))
+    for trace in traces:
+        agg = aggregates.get(trace.pk)
+        if not agg:
+            continue
+        root = roots.get(trace.pk)
+        trace.start_time = agg["start"]
+        trace.end_time = agg["end"]
+        trace.duration_ms = (agg["end"] - agg["start"]).total_seconds() * 1000 if agg["end"] else None
+        trace.span_count = agg["n"]
+        trace.error_count = agg["errors"]
+        trace.status = "error" if agg["errors"] else "ok"
+        trace.input_tokens = agg["in_tok"] or 0
+        trace.output_tokens = agg["out_tok"] or 0
+        trace.total_tokens = agg["tot_tok"] or 0
+        trace.cost = agg["cost"] or 0.0
+        trace.session_id = agg["session"] or ""
+        trace.user_id = agg["user"] or ""
+        trace.service_name = agg["service"] or ""
+        trace.release = agg["release"] or ""
+        trace.is_internal = agg["app_spans"] == 0
+        trace.models_used = " ".join(sorted(models_by_trace.get(trace.pk, ())))[:500]
+        if root:
+            trace.name = root["name"]
+            trace.root_span_id = root["span_id"]
+            trace.root_ended = root["end_time"] is not None
+            trace.input_preview = root["inp"] or ""
+            trace.output_preview = root["out"] or ""
+        else:  # the root has not arrived (or its parent is in another service): the earliest span stands in
+            first = Span.objects.filter(trace_id=trace.pk).order_by("start_time").values("name").first()
+            trace.name = first["name"] if first else ""
+            trace.root_ended = False
+    Trace.objects.bulk_update(
+        traces,
+        [
+            "start_time",
+            "end_time",
+            "duration_ms",
+            "span_count",
+            "error_count",
+            "status",
+            "input_tokens",
+            "output_tokens",
+            "total_tokens",
+            "cost",
+            "session_id",
+            "user_id",
+            "service_name",
+            "release",
+            "is_internal",
+            "models_used",
+            "name",
+            "root_span_id",
+            "root_ended",
+            "input_preview",
+            "output_preview",
+        ],
+    )
+
+
+def _enqueue_settle(trace_pks: list[int]) -> None:
+    # The spans are committed: a broker outage must not fail the request. The periodic sweep settles
+    # whatever this message would have.
+    from traces.tasks import trace_settle
+
+    try:
+        trace_settle.apply_async(args=[trace_pks], countdown=settings.PEEKR_TRACE_QUIET_SECONDS)
+    except Exception:  # noqa: BLE001
+        log.warning("could not enqueue trace_settle for %d traces; the sweep will", len(trace_pks), exc_info=True)
+
+
+TRACE_COMPLETE_HOOKS: list = []  # callables(trace_pk) registered by other apps (evaluation, insights, review)
+
+
+def trace_settle(*, trace_pk: int, now: datetime | None = None) -> float | None:
+    """Mark a trace complete once its root ended and it has been quiet; run the completion hooks once.
+
+    Returns None when done (completed now, earlier, or gone), else the seconds to wait before asking again.
+    """
+    now = now or timezone.now()
+    quiet = timedelta(seconds=settings.PEEKR_TRACE_QUIET_SECONDS)
+    trace = Trace.objects.filter(pk=trace_pk).values("completed_at", "last_span_at", "root_ended").first()
+    if trace is None or trace["completed_at"] is not None:
+        return None
+    idle = now - trace["last_span_at"]
+    if idle < quiet:
+        return (quiet - idle).total_seconds()
+    if not trace["root_ended"] and idle < ABANDONED_AFTER:
+        return None  # the root's own arrival re-enqueues; the sweep catches abandoned traces
+    # Conditional on last_span_at: a span that lands meanwhile reopens the trace and wins.
+    won = Trace.objects.filter(pk=trace_pk, completed_at__isnull=True, last_span_at=trace["last_span_at"]).update(
+        completed_at=now
+    )
+    if won:
+        for hook in TRACE_COMPLETE_HOOKS:
+            hook(trace_pk)
+    return None
+
+
+def traces_due_for_settling(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    now = now or timezone.now()
+    quiet = timedelta(seconds=settings.PEEKR_TRACE_QUIET_SECONDS)
+    due = Trace.objects.filter(completed_at__isnull=True).filter(
+        Q(root_ended=True, last_span_at__lte=now - quiet) | Q(last_span_at__lte=now - ABANDONED_AFTER)
+    )
+    return list(due.order_by("last_span_at").values_list("pk", flat=True)[:limit])
+
+
+def project_create(*, name: str, owner=None) -> tuple[Project, str]:
+    """Create a project and its first key; the raw key is returned once and never stored."""
+    with transaction.atomic():
+        project = Project.objects.create(name=name)
+        _, raw = api_key_create(project=project, name="default")
+        if owner is not None:
+            Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project, raw
+
+
+def api_key_create(*, project: Project, name: str = "default") -> tuple[ApiKey, str]:
+    raw = ApiKey.generate()
+    key = ApiKey.objects.create(project=project, name=name, key_hash=ApiKey.hash(raw), display=raw[:10])
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> None:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])

@@ -1,0 +1,366 @@
+"""The trace explorer's HTML pages: trace list, trace page (waterfall + span detail), sessions, API keys.
+
+Every view checks membership itself (a partial can be requested on its own) and answers 404, never 403,
+for a project the user is not in, so project ids cannot be probed. htmx requests get the page's partial.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
+
+from traces import selectors
+from traces.models import Membership
+from traces.services import api_key_create, api_key_revoke
+from traces.waterfall import layout
+
+TRACES_PER_PAGE = 50
+SESSIONS_PER_PAGE = 50
+WATERFALL_ROWS = 500  # rows rendered at once: a 5,000-span trace stays a light page
+
+RANGES = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+
+
+def _membership(request: HttpRequest, project_id: int) -> Membership:
+    membership = selectors.membership_get(user=request.user, project_id=project_id)
+    if membership is None:
+        raise Http404("No such project")
+    return membership
+
+
+def _page(request: HttpRequest, template: str, context: dict, membership: Membership | None = None) -> HttpResponse:
+    """Render a full page or, for htmx, a partial; the nav's project list is a lazy queryset partials never run."""
+    context.setdefault("nav_projects", selectors.user_projects(user=request.user))
+    if membership is not None:
+        context.setdefault("membership", membership)
+        context.setdefault("project", membership.project)
+    return render(request, template, context)
+
+
+def _wants_partial(request: HttpRequest) -> bool:
+    # A history restore (back button after the snapshot cache was evicted) needs the whole page.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    project = selectors.user_projects(user=request.user).first()
+    if project is not None:
+        return redirect("traces:trace_list", project_id=project.pk)
+    return render(request, "traces/home.html", {"nav_projects": []})
+
+
+@login_required
+@require_GET
+def project_home(request: HttpRequest, project_id: int) -> HttpResponse:
+    _membership(request, project_id)
+    return redirect("traces:trace_list", project_id=project_id)
+
+
+# --- Trace list ---
+
+
+class TraceFilterForm(forms.Form):
+    """The list's filters, named as in the JSON API's query string (see selectors.TraceFilters)."""
+
+    range = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("all", "All time"),
+            ("15m", "Last 15 min"),
+            ("1h", "Last hour"),
+            ("24h", "Last 24 h"),
+            ("7d", "Last 7 days"),
+        ],
+    )
+    start_after = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    start_before = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    name = forms.CharField(required=False, max_length=500, widget=forms.TextInput(attrs={"placeholder": "Name"}))
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("ok", "OK"), ("error", "Error")])
+    model = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Model"}))
+    session_id = forms.CharField(
+        required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Session"})
+    )
+    user_id = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "User"}))
+    service = forms.CharField(
+        required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Service"})
+    )
+    min_duration_ms = forms.FloatField(
+        required=False, min_value=0, widget=forms.NumberInput(attrs={"placeholder": "Min ms", "step": "any"})
+    )
+    has_error = forms.ChoiceField(
+        required=False,
+        choices=[("", "Errors: any"), ("true", "Has errors"), ("false", "No errors")],
+    )
+
+    ADVANCED = ("start_after", "start_before", "session_id", "user_id", "service", "min_duration_ms")
+
+    def to_filters(self, now: datetime) -> selectors.TraceFilters:
+        # Invalid fields are left out of cleaned_data: a bad value is ignored rather than failing the page.
+        self.is_valid()
+        data = self.cleaned_data
+        start_after = data.get("start_after")
+        preset = RANGES.get(data.get("range") or "")
+        if preset is not None:
+            since = now - preset
+            start_after = max(start_after, since) if start_after else since
+        has_error = {"true": True, "false": False}.get(data.get("has_error") or "")
+        return selectors.TraceFilters(
+            start_after=start_after,
+            start_before=data.get("start_before"),
+            name=data.get("name") or "",
+            status=data.get("status") or "",
+            model=data.get("model") or "",
+            session_id=data.get("session_id") or "",
+            user_id=data.get("user_id") or "",
+            service=data.get("service") or "",
+            min_duration_ms=data.get("min_duration_ms"),
+            has_error=has_error,
+        )
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(
+            value not in (None, "") and not (name == "range" and value == "all")
+            for name, value in self.cleaned_data.items()
+        )
+
+    @property
+    def advanced_used(self) -> bool:
+        return any(self.cleaned_data.get(name) not in (None, "") for name in self.ADVANCED)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request", "HX-Target")
+def trace_list(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    project = membership.project
+    form = TraceFilterForm(request.GET)
+    filters = form.to_filters(timezone.now())
+    cursor = request.GET.get("cursor", "")
+    page = selectors.trace_page(project=project, filters=filters, cursor=cursor, limit=TRACES_PER_PAGE)
+    # Only an empty first page asks whether the project has any trace at all (the onboarding state).
+    empty_project = not page.items and not cursor and not selectors.project_has_traces(project=project)
+    context = {
+        "form": form,
+        "page": page,
+        "cursor": cursor,
+        "empty_project": empty_project,
+        "now": timezone.now(),
+        "base_url": request.build_absolute_uri("/"),
+    }
+    template = "traces/trace_list.html"
+    if _wants_partial(request):
+        template += "#rows" if request.htmx.target == "load-more" else "#results"
+    return _page(request, template, context, membership)
+
+
+# --- Trace page ---
+
+
+def _selected_span(request: HttpRequest, project, trace, rows):
+    """The span whose detail is open: ?span=, else the root, else the first row."""
+    wanted = request.GET.get("span", "")
+    span_id = wanted or trace.root_span_id or (rows[0].span.span_id if rows else "")
+    if not span_id:
+        return None
+    span = selectors.span_get(project=project, span_id=span_id)
+    if span is None or span.trace_id != trace.pk:
+        if wanted:
+            raise Http404("No such span in this trace")
+        return None
+    return span
+
+
+def _trace_urls(project_id: int, trace_id: str) -> dict[str, str]:
+    # Reversed once per page, not once per row: a waterfall row only appends the span id.
+    trace_url = reverse("traces:trace_detail", args=[project_id, trace_id])
+    return {"span_base": trace_url + "/spans/", "waterfall_url": trace_url + "/waterfall"}
+
+
+def _rows_shown(request: HttpRequest) -> int:
+    try:
+        return max(WATERFALL_ROWS, int(request.GET.get("rows", WATERFALL_ROWS)))
+    except ValueError:
+        return WATERFALL_ROWS
+
+
+@login_required
+@require_GET
+def trace_detail(request: HttpRequest, project_id: int, trace_id: str) -> HttpResponse:
+    membership = _membership(request, project_id)
+    project = membership.project
+    trace = selectors.trace_get(project=project, trace_id=trace_id)
+    if trace is None:
+        raise Http404("No such trace")
+    waterfall = layout(selectors.waterfall_spans(trace=trace))
+    span = _selected_span(request, project, trace, waterfall.rows)
+    shown = _rows_shown(request)
+    context = {
+        "trace": trace,
+        "waterfall": waterfall,
+        "rows": waterfall.rows[:shown],
+        "next_offset": shown if len(waterfall.rows) > shown else None,
+        "remaining": max(len(waterfall.rows) - shown, 0),
+        "span": span,
+        "selected_id": span.span_id if span else "",
+        **_trace_urls(project_id, trace.trace_id),
+    }
+    return _page(request, "traces/trace_detail.html", context, membership)
+
+
+@login_required
+@require_GET
+def waterfall_rows(request: HttpRequest, project_id: int, trace_id: str) -> HttpResponse:
+    """The next WATERFALL_ROWS rows of a big trace, appended in place of the "show next" button."""
+    membership = _membership(request, project_id)
+    project = membership.project
+    trace = selectors.trace_get(project=project, trace_id=trace_id)
+    if trace is None:
+        raise Http404("No such trace")
+    try:
+        offset = max(int(request.GET.get("offset", WATERFALL_ROWS)), 0)
+    except ValueError:
+        offset = WATERFALL_ROWS
+    waterfall = layout(selectors.waterfall_spans(trace=trace))
+    end = offset + WATERFALL_ROWS
+    context = {
+        "trace": trace,
+        "rows": waterfall.rows[offset:end],
+        "next_offset": end if len(waterfall.rows) > end else None,
+        "remaining": max(len(waterfall.rows) - end, 0),
+        "selected_id": request.GET.get("span", ""),
+        **_trace_urls(project_id, trace.trace_id),
+    }
+    return _page(request, "traces/trace_detail.html#waterfall_rows", context, membership)
+
+
+@login_required
+@require_GET
+def span_detail(request: HttpRequest, project_id: int, trace_id: str, span_id: str) -> HttpResponse:
+    """A span's detail panel for htmx; without htmx, the trace page with this span open."""
+    membership = _membership(request, project_id)
+    span = selectors.span_get(project=membership.project, span_id=span_id)
+    if span is None or span.trace.trace_id != trace_id.lower():
+        raise Http404("No such span")
+    page_url = reverse("traces:trace_detail", args=[project_id, span.trace.trace_id]) + f"?span={span.span_id}"
+    if not _wants_partial(request):
+        return redirect(page_url)
+    response = _page(request, "traces/trace_detail.html#span_detail", {"span": span}, membership)
+    return push_url(response, page_url)
+
+
+# --- Sessions ---
+
+
+@login_required
+@require_GET
+def session_list(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    before = None
+    if request.GET.get("before"):
+        try:
+            before = datetime.fromisoformat(request.GET["before"])
+        except ValueError:
+            before = None
+        if before is not None and timezone.is_naive(before):
+            before = before.replace(tzinfo=UTC)
+    sessions = selectors.sessions_page(project=membership.project, limit=SESSIONS_PER_PAGE, before=before)
+    context = {
+        "sessions": sessions,
+        "before": before,
+        "next_before": sessions[-1]["last"].isoformat() if len(sessions) == SESSIONS_PER_PAGE else "",
+    }
+    return _page(request, "traces/session_list.html", context, membership)
+
+
+@login_required
+@require_GET
+def session_detail(request: HttpRequest, project_id: int, session_id: str) -> HttpResponse:
+    membership = _membership(request, project_id)
+    traces = selectors.session_traces(project=membership.project, session_id=session_id)
+    if not traces:
+        raise Http404("No such session")
+    context = {
+        "session_id": session_id,
+        "traces": traces,
+        "totals": {
+            "tokens": sum(t.total_tokens for t in traces),
+            "cost": sum(t.cost for t in traces),
+            "errors": sum(t.error_count for t in traces),
+            "duration_ms": (traces[-1].end_time - traces[0].start_time).total_seconds() * 1000
+            if traces[-1].end_time
+            else None,
+            "users": sorted({t.user_id for t in traces if t.user_id}),
+        },
+    }
+    return _page(request, "traces/session_detail.html", context, membership)
+
+
+# --- API keys ---
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. production"}))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def keys(request: HttpRequest, project_id: int) -> HttpResponse:
+    """List the project's keys; POST creates one, shown in this response only (its raw value is never stored)."""
+    membership = _membership(request, project_id)
+    project = membership.project
+    new_key = ""
+    form = ApiKeyForm()
+    if request.method == "POST":
+        if not membership.can_manage:
+            raise Http404("No such page")
+        form = ApiKeyForm(request.POST)
+        if form.is_valid():
+            _, new_key = api_key_create(project=project, name=form.cleaned_data["name"])
+            form = ApiKeyForm()
+    context = {
+        "keys": selectors.api_keys_list(project=project),
+        "form": form,
+        "new_key": new_key,
+        "base_url": request.build_absolute_uri("/"),
+    }
+    response = _page(request, "traces/keys.html", context, membership)
+    if new_key:
+        response["Cache-Control"] = "no-store"  # the only copy of the key: keep it out of every cache
+    return response
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, project_id: int, key_id: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    if not membership.can_manage:
+        raise Http404("No such page")
+    key = selectors.api_key_get(project=membership.project, key_id=key_id)
+    if key is None:
+        raise Http404("No such key")
+    api_key_revoke(key=key)
+    messages.success(request, f"Key “{key.name}” ({key.display}…) revoked. Clients using it now get 401.")
+    return redirect("traces:keys", project_id=project_id)
