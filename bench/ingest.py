@@ -203,11 +203,17 @@ class Workload:
         traces = [trace_spans(rng, pool) for _ in range(n_traces)]
         return cls(traces=traces, n_spans=n_traces * SPANS_PER_TRACE)
 
-    def stamp(self, now_ns: int) -> tuple[list[bytes], list[str]]:
-        """Fresh ids and times (the last minutes before now_ns), serialised into bodies of 512 spans."""
+    def stamp(self, now_ns: int, senders: int = 1) -> tuple[list[list[bytes]], list[str]]:
+        """Fresh ids and times (the last minutes before now_ns), serialised into bodies of 512 spans, one list
+        of bodies per sender.
+
+        Each sender gets its own traces, as separate exporting processes do. Within a sender a trace may span
+        two consecutive bodies (as with the SDK's BatchSpanProcessor), and those go out one after the other;
+        handing consecutive bodies to different senders instead would chain every in-flight request on the
+        row lock of the trace they share, which no real deployment does.
+        """
         rng = random.Random(now_ns)
         trace_ids = []
-        spans: list[Span] = []
         step = 60 * 10**9 // max(1, len(self.traces))
         for i, trace in enumerate(self.traces):
             trace_id = os.urandom(16)
@@ -221,21 +227,25 @@ class Workload:
                 t += 2_000_000 + rng.randint(50, 1500) * 1_000_000
                 child.end_time_unix_nano = t
             root.end_time_unix_nano = t + 1_000_000
-            spans.extend(trace)
         resource = Resource(attributes=[kv("service.name", "bench-app"), kv("telemetry.sdk.name", "opentelemetry")])
         scope = InstrumentationScope(name="bench", version="1.0")
-        bodies = []
-        for start in range(0, len(spans), SPANS_PER_REQUEST):
-            request = ExportTraceServiceRequest(
-                resource_spans=[
-                    ResourceSpans(
-                        resource=resource,
-                        scope_spans=[ScopeSpans(scope=scope, spans=spans[start : start + SPANS_PER_REQUEST])],
-                    )
-                ]
-            )
-            bodies.append(request.SerializeToString())
-        return bodies, trace_ids
+        per_sender = -(-len(self.traces) // senders)
+        plan = []
+        for first in range(0, len(self.traces), per_sender):
+            spans = [span for trace in self.traces[first : first + per_sender] for span in trace]
+            bodies = []
+            for start in range(0, len(spans), SPANS_PER_REQUEST):
+                request = ExportTraceServiceRequest(
+                    resource_spans=[
+                        ResourceSpans(
+                            resource=resource,
+                            scope_spans=[ScopeSpans(scope=scope, spans=spans[start : start + SPANS_PER_REQUEST])],
+                        )
+                    ]
+                )
+                bodies.append(request.SerializeToString())
+            plan.append(bodies)
+        return plan, trace_ids
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -369,6 +379,8 @@ class RunResult:
     api_ok: int = 0
     api_checked: int = 0
     errors: list[str] = field(default_factory=list)
+    cpu_busy: float = 0.0  # % of all the machine's cores, during the run
+    background: float = 0.0  # % busy just before the run, with the bench idle
 
     @property
     def spans_per_s(self) -> float:
@@ -379,47 +391,43 @@ class RunResult:
         return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def send_all(port: int, key: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[str]]:
-    """POST every body once, `concurrency` keep-alive connections pulling from one shared queue."""
+def send_all(port: int, key: str, plan: list[list[bytes]]) -> tuple[list[float], list[str]]:
+    """POST every body once: one thread and one keep-alive connection per sender, each sending its own bodies
+    in order, as an exporting process does."""
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
-    next_index = iter(range(len(bodies)))
     headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {key}"}
 
-    def sender():
+    def sender(bodies: list[bytes], who: int):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        while True:
-            with lock:
-                i = next(next_index, None)
-            if i is None:
-                break
+        for i, body in enumerate(bodies):
             began = time.perf_counter()
             try:
-                conn.request("POST", "/v1/traces", body=bodies[i], headers=headers)
+                conn.request("POST", "/v1/traces", body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
                 with lock:
-                    errors.append(f"request {i}: {exc!r}")
+                    errors.append(f"sender {who} request {i}: {exc!r}")
                 continue
             elapsed = (time.perf_counter() - began) * 1000
             problem = ""
             if response.status != 200:
-                problem = f"request {i}: HTTP {response.status} {data[:200]!r}"
+                problem = f"sender {who} request {i}: HTTP {response.status} {data[:200]!r}"
             else:
                 partial = ExportTraceServiceResponse.FromString(data).partial_success
                 if partial.rejected_spans:
-                    problem = f"request {i}: {partial.rejected_spans} spans rejected: {partial.error_message[:200]}"
+                    problem = f"sender {who} request {i}: {partial.rejected_spans} spans rejected: {partial.error_message[:200]}"
             with lock:
                 latencies.append(elapsed)
                 if problem:
                     errors.append(problem)
         conn.close()
 
-    threads = [threading.Thread(target=sender) for _ in range(concurrency)]
+    threads = [threading.Thread(target=sender, args=(bodies, who)) for who, bodies in enumerate(plan)]
     for t in threads:
         t.start()
     for t in threads:
@@ -427,22 +435,58 @@ def send_all(port: int, key: str, bodies: list[bytes], concurrency: int) -> tupl
     return latencies, errors
 
 
-def check_api(port: int, key: str, trace_ids: list[str]) -> int:
-    """Read a sample of traces back through the JSON API; count those with all their spans."""
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine: server, PostgreSQL and this client share its cores."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def background_cpu(seconds: float = 3.0) -> float:
+    """% of the machine busy while the bench itself is idle: other tenants skew every figure by this much."""
+    before = cpu_times()
+    time.sleep(seconds)
+    after = cpu_times()
+    return (after[0] - before[0]) / max(1, after[1] - before[1]) * 100
+
+
+def warm_up(port: int, key: str, connections: int) -> None:
+    """Send a few small bodies on many connections at once, so every gunicorn worker has imported the app,
+    opened its database and broker connections and compiled the price table before the clock starts."""
+    tiny = Workload.build(SPANS_PER_TRACE * 4, seed=2)
+    batches = [tiny.stamp(time.time_ns())[0][0] for _ in range(connections)]
+    send_all(port, key, batches)
+
+
+def check_api(port: int, key: str, trace_ids: list[str]) -> tuple[int, list[str]]:
+    """Read the newest trace and a sample of traces back through the JSON API; count those that came back
+    whole, and describe the others."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {key}"}
-    conn.request("GET", "/api/v1/traces?limit=1", headers=headers)
-    listed = json.loads(conn.getresponse().read())
-    ok = 0 if not listed.get("items") else 1
     sample = random.Random(3).sample(trace_ids, min(API_SAMPLE, len(trace_ids)))
-    for trace_id in sample:
-        conn.request("GET", f"/api/v1/traces/{trace_id}", headers=headers)
+    ok, problems = 0, []
+    for path in ["/api/v1/traces?limit=1", *(f"/api/v1/traces/{t}" for t in sample)]:
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
-        body = json.loads(response.read())
-        if response.status == 200 and body["span_count"] == SPANS_PER_TRACE and len(body["spans"]) == SPANS_PER_TRACE:
+        data = response.read()
+        try:
+            body = json.loads(data)
+        except ValueError:
+            body = None
+        if response.status != 200 or not isinstance(body, dict):
+            problems.append(f"GET {path}: HTTP {response.status} {data[:200]!r}")
+        elif "items" in body:
+            ok += bool(body["items"])
+        elif body["span_count"] == SPANS_PER_TRACE and len(body["spans"]) == SPANS_PER_TRACE:
             ok += 1
+        else:
+            problems.append(f"GET {path}: {len(body['spans'])} spans, span_count {body['span_count']}")
     conn.close()
-    return ok
+    return ok, problems
 
 
 def run(concurrency: int, workload: Workload, port: int) -> RunResult:
@@ -450,9 +494,11 @@ def run(concurrency: int, workload: Workload, port: int) -> RunResult:
     from traces.services import project_create
 
     project, key = project_create(name=f"bench-{concurrency}x-{time.time_ns()}")
-    bodies, trace_ids = workload.stamp(time.time_ns())
+    plan, trace_ids = workload.stamp(time.time_ns(), senders=concurrency)
+    background = background_cpu()
+    cpu_before = cpu_times()
     began = time.perf_counter()
-    latencies, errors = send_all(port, key, bodies, concurrency)
+    latencies, errors = send_all(port, key, plan)
     sent = time.perf_counter()
     deadline = sent + 120
     stored = 0
@@ -462,19 +508,24 @@ def run(concurrency: int, workload: Workload, port: int) -> RunResult:
             break
         time.sleep(0.02)
     readable = time.perf_counter()
+    cpu_after = cpu_times()
+    busy = (cpu_after[0] - cpu_before[0]) / max(1, cpu_after[1] - cpu_before[1]) * 100
     if stored < workload.n_spans:
         errors.append(f"only {stored} of {workload.n_spans} spans stored after 120 s")
-    api_ok = check_api(port, key, trace_ids)
+    api_ok, problems = check_api(port, key, trace_ids)
+    errors += problems
     return RunResult(
         concurrency=concurrency,
         spans=stored,
-        requests=len(bodies),
+        requests=sum(len(bodies) for bodies in plan),
         send_s=sent - began,
         readable_s=readable - began,
         latencies_ms=latencies,
         api_ok=api_ok,
         api_checked=min(API_SAMPLE, len(trace_ids)) + 1,
         errors=errors,
+        cpu_busy=busy,
+        background=background,
     )
 
 
@@ -507,59 +558,112 @@ def storage() -> dict[str, float]:
 # In-process profile of one request's work
 
 
-def profile(workload: Workload, bodies_to_profile: int = 8) -> None:
-    """Decode + spans_ingest of a few 512-span bodies in this process, against the same database, with
-    cProfile; prints the time of each stage per body."""
-    from traces import otlp, services
-    from traces.services import project_create
+class StageTimer:
+    """Wall time of named functions, by wrapping them for the duration of a `with` block.
 
-    project, _ = project_create(name=f"bench-profile-{time.time_ns()}")
-    bodies, _ = workload.stamp(time.time_ns())
-    bodies = bodies[:bodies_to_profile]
-    # Warm up (imports, the connection, the price table) outside the profile.
-    raws, _ = otlp.decode_traces_request(bodies[0], "application/x-protobuf")
-    services.spans_ingest(project=project, raws=raws)
+    A profiler triples the cost of Django's Python-heavy paths and so distorts the split; plain timers
+    around a few functions do not. Wrapping (rather than editing the code) keeps the bench independent of it.
+    """
+
+    def __init__(self):
+        self.totals: dict[str, float] = {}
+        self.patches: list[tuple[object, str, object]] = []
+
+    def wrap(self, owner, name: str, label: str, only_model=None) -> None:
+        original = getattr(owner, name)
+        totals = self.totals
+
+        def timed(*args, **kwargs):
+            if only_model is not None and getattr(args[0], "model", None) is not only_model:
+                return original(*args, **kwargs)
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                totals[label] = totals.get(label, 0.0) + time.perf_counter() - began
+
+        self.patches.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self.patches):
+            setattr(owner, name, original)
+
+
+def profile(workload: Workload, n_bodies: int = 9) -> list[str]:
+    """Decode + spans_ingest of a few 512-span bodies in this process, against the same database: the time of
+    each stage per body, then cProfile's top functions by own time."""
+    import psycopg
+    from django.db.models import QuerySet
+    from django.db.models.sql.compiler import SQLInsertCompiler, SQLUpdateCompiler
+
+    from traces import otlp, services
+    from traces.models import Span, Trace
+
+    project, _ = services.project_create(name=f"bench-profile-{time.time_ns()}")
+    (bodies,), _ = workload.stamp(time.time_ns())
+    bodies = bodies[: n_bodies + 1]
+    # Warm up (imports, the connection, the price table) outside the measurement.
+    services.spans_ingest(project=project, raws=otlp.decode_traces_request(bodies[0], "application/x-protobuf")[0])
     bodies = bodies[1:]
 
-    profiler = cProfile.Profile()
-    began = time.perf_counter()
-    profiler.enable()
-    for body in bodies:
-        raws, _ = otlp.decode_traces_request(body, "application/x-protobuf")
-        services.spans_ingest(project=project, raws=raws)
-    profiler.disable()
-    wall = (time.perf_counter() - began) * 1000 / len(bodies)
+    with StageTimer() as timer:
+        timer.wrap(otlp, "decode_traces_request", "decode")
+        timer.wrap(services, "spans_ingest", "spans_ingest")
+        timer.wrap(services, "normalize", "normalize")
+        timer.wrap(services, "_span_row", "_span_row")
+        timer.wrap(services, "_pending_log_events", "log events")
+        timer.wrap(services, "traces_refresh", "traces_refresh")
+        timer.wrap(services, "_enqueue_settle", "enqueue")
+        timer.wrap(QuerySet, "bulk_create", "trace upsert", only_model=Trace)
+        timer.wrap(QuerySet, "bulk_create", "span upsert", only_model=Span)
+        timer.wrap(QuerySet, "bulk_update", "trace bulk_update", only_model=Trace)
+        timer.wrap(SQLInsertCompiler, "as_sql", "insert as_sql")
+        timer.wrap(SQLUpdateCompiler, "as_sql", "update as_sql")
+        timer.wrap(psycopg.Cursor, "execute", "psycopg execute")
+        timer.wrap(psycopg.Connection, "commit", "commit")
+        began = time.perf_counter()
+        for body in bodies:
+            raws, _ = otlp.decode_traces_request(body, "application/x-protobuf")
+            services.spans_ingest(project=project, raws=raws)
+        wall = time.perf_counter() - began
+    t = {k: v * 1000 / len(bodies) for k, v in timer.totals.items()}
+    g = t.get
 
-    stats = pstats.Stats(profiler)
-    cumulative: dict[tuple[str, str], float] = {}
-    for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
-        key = (Path(filename).name, func)
-        cumulative[key] = cumulative.get(key, 0.0) + ct
-
-    def ms(file: str, func: str) -> float:
-        return cumulative.get((file, func), 0.0) * 1000 / len(bodies)
-
+    out = [f"Where one 512-span request's time goes (in-process, mean of {len(bodies)} bodies; HTTP not included)"]
     rows = [
-        ("decode (otlp.decode_traces_request)", ms("otlp.py", "decode_traces_request")),
-        ("spans_ingest total", ms("services.py", "spans_ingest")),
-        ("  normalize (all conventions, pricing)", ms("__init__.py", "normalize")),
-        ("  Span rows (_span_row, _clean)", ms("services.py", "_span_row")),
-        ("  pending log events lookup", ms("services.py", "_pending_log_events")),
-        ("  bulk_create (trace + span upserts)", ms("query.py", "bulk_create")),
-        ("  traces_refresh (aggregates)", ms("services.py", "traces_refresh")),
-        ("  enqueue trace_settle (Redis)", ms("services.py", "_enqueue_settle")),
-        ("  psycopg execute (all SQL)", ms("cursor.py", "execute")),
+        ("decode (otlp.decode_traces_request)", g("decode", 0)),
+        ("spans_ingest", g("spans_ingest", 0)),
+        ("  normalize (conventions, pricing)", g("normalize", 0)),
+        ("  Span objects (_span_row, _clean)", g("_span_row", 0)),
+        ("  pending log events lookup", g("log events", 0)),
+        ("  trace upsert (bulk_create Trace)", g("trace upsert", 0)),
+        ("  span upsert (bulk_create Span)", g("span upsert", 0)),
+        ("    Django builds the INSERT (as_sql)", g("insert as_sql", 0)),
+        ("  traces_refresh (aggregates)", g("traces_refresh", 0)),
+        ("    bulk_update of Trace rows", g("trace bulk_update", 0)),
+        ("      Django builds the CASE WHEN (as_sql)", g("update as_sql", 0)),
+        ("  commit", g("commit", 0)),
+        ("  enqueue trace_settle (Redis)", g("enqueue", 0)),
+        ("all psycopg execute (adapt params + PostgreSQL)", g("psycopg execute", 0)),
     ]
-    print(f"\nWhere one 512-span request's time goes (in-process, cProfile, mean of {len(bodies)} bodies)")
-    print(f"  {'wall time per body (profiled)':<44}{wall:>9.1f} ms")
-    for label, value in rows:
-        print(f"  {label:<44}{value:>9.1f} ms")
-    print("\n  top 15 functions by own time:")
-    for (filename, line, func), (_cc, nc, tt, _ct, _callers) in sorted(
-        stats.stats.items(), key=lambda item: item[1][2], reverse=True
-    )[:15]:
+    out.append(f"  {'total (decode + spans_ingest)':<48}{wall * 1000 / len(bodies):>8.0f} ms")
+    out += [f"  {label:<48}{value:>8.0f} ms" for label, value in rows]
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for body in bodies[:3]:
+        services.spans_ingest(project=project, raws=otlp.decode_traces_request(body, "application/x-protobuf")[0])
+    profiler.disable()
+    out.append("  cProfile, top 12 functions by own time (per body; the profiler inflates Python-heavy code):")
+    items = sorted(pstats.Stats(profiler).stats.items(), key=lambda item: item[1][2], reverse=True)[:12]
+    for (filename, line, func), (_cc, nc, tt, _ct, _callers) in items:
         where = f"{Path(filename).parent.name}/{Path(filename).name}:{line} {func}"
-        print(f"    {tt * 1000 / len(bodies):8.1f} ms  {nc / len(bodies):>9.0f} calls  {where}")
+        out.append(f"    {tt * 1000 / 3:8.1f} ms {nc / 3:>9.0f} calls  {where}")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -601,18 +705,22 @@ def main() -> None:
         "PEEKR_DEBUG": "0",
     }
     setup_django(env)
+    from traces.services import project_create
 
     print(f"building {n_spans:,} spans ...", end=" ", flush=True)
     began = time.perf_counter()
     workload = Workload.build(n_spans)
-    bodies, _ = workload.stamp(time.time_ns())
+    (bodies,), _ = workload.stamp(time.time_ns())
     body_kb = statistics.mean(len(b) for b in bodies) / 1024
     print(f"{time.perf_counter() - began:.1f} s")
 
     server = Server(env, args.workers, args.threads, data_dir / "gunicorn.log")
     results: list[RunResult] = []
+    profile_lines: list[str] = []
     try:
         server.wait_ready()
+        _, warm_key = project_create(name="bench-warm-up")
+        warm_up(server.port, warm_key, 4 * args.workers * args.threads)
         for concurrency in levels:
             print(f"sending with {concurrency} sender(s) ...", flush=True)
             results.append(run(concurrency, workload, server.port))
@@ -620,7 +728,7 @@ def main() -> None:
         sizes = storage()
         pg = postgres_version()
         if args.profile:
-            profile(workload)
+            profile_lines = profile(workload)
     finally:
         server.stop()
         redis_client.flushdb()
@@ -640,13 +748,13 @@ def main() -> None:
         f"{len(bodies)} OTLP/protobuf requests of <= {SPANS_PER_REQUEST} spans, {body_kb:,.0f} KB each (no gzip)"
     )
     print()
-    header = f"{'senders':>7} | {'spans/s':>8} | {'send s':>6} | {'stored s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | {'API sample':>10} | errors"
+    header = f"{'senders':>7} | {'spans/s':>8} | {'send s':>6} | {'stored s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | {'CPU busy':>8} | {'idle load':>9} | {'API sample':>10} | errors"
     print(header)
     print("-" * len(header))
     for r in results:
         print(
             f"{r.concurrency:>7} | {r.spans_per_s:>8,.0f} | {r.send_s:>6.1f} | {r.readable_s:>8.1f} | "
-            f"{r.pct(0.50):>7.0f} | {r.pct(0.99):>7.0f} | {max(r.latencies_ms):>7.0f} | "
+            f"{r.pct(0.50):>7.0f} | {r.pct(0.99):>7.0f} | {max(r.latencies_ms):>7.0f} | {r.cpu_busy:>7.0f}% | {r.background:>8.0f}% | "
             f"{f'{r.api_ok}/{r.api_checked}':>10} | {len(r.errors)}"
         )
     print(
@@ -662,6 +770,16 @@ def main() -> None:
         met = r.spans_per_s >= TARGET_SPANS_PER_S and r.pct(0.99) < TARGET_P99_MS
         print(f"{r.concurrency} sender(s): {'meets' if met else 'MISSES'} the targets", end="")
         print(f"; {len(r.errors)} errors, first: {r.errors[0]}" if r.errors else "")
+    print(
+        "\nspans/s: from the first request until the database holds every span of the run (each 200 is sent after "
+        "commit).\nlatency: per 512-span request, at the client. API sample: the newest trace and "
+        f"{API_SAMPLE} random ones read back whole through GET /api/v1/traces[/id].\nCPU busy: the whole machine "
+        "(gunicorn, PostgreSQL, this client) during the run; idle load: busy with the bench idle, just before "
+        "(other tenants of the machine)."
+    )
+    if profile_lines:
+        print()
+        print("\n".join(profile_lines))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves Swagger's bundle locally, so /api/docs works offline
     "traces",
+    "evals",
 ]
 
 MIDDLEWARE = [
@@ -161,19 +162,28 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = None
 # A trace is complete once its root span ended and no span arrived for this long.
 PEEKR_TRACE_QUIET_SECONDS = env_float("PEEKR_TRACE_QUIET_SECONDS", 5.0)
 
+# LLM judges: any OpenAI-compatible endpoint; each rule may override the URL and model.
+PEEKR_JUDGE_BASE_URL = env_str("PEEKR_JUDGE_BASE_URL")
+PEEKR_JUDGE_API_KEY = env_str("PEEKR_JUDGE_API_KEY")
+PEEKR_JUDGE_MODEL = env_str("PEEKR_JUDGE_MODEL")
+# ragas reads these at import: no telemetry, no model hub (the worker must reach only the judge endpoint).
+os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 # Celery: kombu's filesystem transport on a laptop (a real worker, no server), Redis in production.
 BROKER_URL = env_str("PEEKR_BROKER_URL")
 if BROKER_URL:
     CELERY_BROKER_URL = BROKER_URL
 else:
     _broker_dir = DATA_DIR / "broker"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # remote control (ping, purge) without a server
         "store_processed": False,
         "polling_interval": 0.2,
     }

@@ -2,21 +2,26 @@ import os
 
 import pytest
 
-from tests.base import make_project, make_user
 
 
 @pytest.fixture
 def owner(db):
+    from tests.base import make_user
+
     return make_user("owner")
 
 
 @pytest.fixture
 def outsider(db):
+    from tests.base import make_user
+
     return make_user("outsider")
 
 
 @pytest.fixture
 def project_and_key(db, owner):
+    from tests.base import make_project
+
     return make_project("acme", owner=owner)
 
 
@@ -32,6 +37,8 @@ def api_key(project_and_key):
 
 @pytest.fixture
 def other_project_and_key(db, outsider):
+    from tests.base import make_project
+
     return make_project("elsewhere", owner=outsider)
 
 
@@ -93,3 +100,9 @@ def celery_worker_process(subprocess_env):
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 costs ~0.5 s per user made; tests check access rules, not hashing strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -25,16 +25,20 @@ class FakeOpenAI:
         delay: float = 0.0,
         usage: tuple[int, int] = (42, 17),
         tool_call: dict | None = None,
+        embedding: Callable[[str], list[float]] | None = None,
     ):
         self.answer = answer
         self.delay = delay
         self.usage = usage
         self.tool_call = tool_call  # {"name": ..., "arguments": {...}} answered when tools are sent
+        self.embedding = embedding  # text -> vector; None answers [0.1, 0.2, 0.3] for every text
         self.requests: list[dict] = []
-        self.fail_next: list[tuple[int, dict]] = []  # (status, headers) answered before normal replies
+        # (status, headers) or (status, headers, body) answered, in order, before normal replies
+        self.fail_next: list[tuple] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval: shutdown() waits for the serving loop's next poll (0.5 s by default)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -75,14 +79,17 @@ class FakeOpenAI:
                 if fake.delay:
                     time.sleep(fake.delay)
                 if fake.fail_next:
-                    status, headers = fake.fail_next.pop(0)
-                    self._json(status, {"error": {"message": f"fake failure {status}"}}, headers)
+                    status, headers, *rest = fake.fail_next.pop(0)
+                    payload = rest[0] if rest else {"error": {"message": f"fake failure {status}"}}
+                    self._json(status, payload, headers)
                     return
                 if self.path.endswith("/embeddings"):
                     inputs = body.get("input")
                     inputs = inputs if isinstance(inputs, list) else [inputs]
+                    embed = fake.embedding or (lambda text: [0.1, 0.2, 0.3])
                     data = [
-                        {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))
+                        {"object": "embedding", "index": i, "embedding": embed(str(text))}
+                        for i, text in enumerate(inputs)
                     ]
                     usage = {"prompt_tokens": 8 * len(inputs), "total_tokens": 8 * len(inputs)}
                     self._json(200, {"object": "list", "data": data, "model": body.get("model"), "usage": usage})

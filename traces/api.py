@@ -41,8 +41,14 @@ def span_out(span: Span) -> dict:
     tool = None
     if span.tool_name or span.tool_arguments or span.tool_result:
         tool = {"name": span.tool_name, "arguments": span.tool_arguments, "result": span.tool_result}
+    scores = list(span.eval_scores or []) + [{**x, "source": "sdk"} for x in span.sdk_scores or []]
+    attributes = dict(span.attributes or {})
+    if span.eval_scores:  # written back by evaluation; kept apart so a re-sent span cannot erase it
+        attributes["eval_scores"] = {x["evaluator"]: x.get("value") for x in span.eval_scores}
     return {
         **{f: getattr(span, f) for f in SPAN_FIELDS},
+        "attributes": attributes,
+        "scores": scores,
         "parent_span_id": span.parent_span_id or None,
         "input": span.input_text,
         "output": span.output_text,

@@ -93,6 +93,7 @@ class Trace(models.Model):
     output_preview = models.CharField(max_length=300, blank=True)
     is_internal = models.BooleanField(default=False)  # every span is Peekr's own (judge calls)
     last_span_at = models.DateTimeField(default=timezone.now)
+    end_marker = models.BooleanField(default=False)  # a span said the trace is over: no quiet period to wait
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -146,6 +147,8 @@ class Span(models.Model):
     source = models.CharField(max_length=8, default="otlp")  # otlp | peekr
     conventions = models.JSONField(default=list, blank=True)
     sdk_scores = models.JSONField(default=list, blank=True)
+    # Peekr's own scores, written back by evaluation; never touched by a re-send of the span.
+    eval_scores = models.JSONField(default=list, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
     events = models.JSONField(default=list, blank=True)
     resource = models.JSONField(default=dict, blank=True)

@@ -84,6 +84,20 @@ def _authenticate(request: HttpRequest):
     return project_for_key(bearer_key(request))
 
 
+def _wants_sync(request: HttpRequest) -> bool:
+    return request.GET.get("evaluate") == "sync" or request.headers.get("X-Peekr-Evaluate", "").lower() == "sync"
+
+
+def _evaluate_now(trace_pks: list[int]) -> list[dict]:
+    """Sync mode, for scripts and tests: evaluate the batch's traces now (judges included) and return the scores."""
+    from evals.services import trace_evaluate
+    from evals.selectors import scores_for_traces
+
+    for pk in trace_pks:
+        trace_evaluate(trace_pk=pk, judges_inline=True)
+    return scores_for_traces(trace_pks=trace_pks)
+
+
 def _describe_rejections(errors) -> str:
     shown = "; ".join(f"span {e.index} ({e.name or '?'} {e.span_id or 'no id'}): {e.reason}" for e in errors[:20])
     more = f"; and {len(errors) - 20} more" if len(errors) > 20 else ""
@@ -107,10 +121,17 @@ def otlp_traces(request: HttpRequest) -> HttpResponse:
         return _otlp_error(exc.status, exc.message, media)
     except otlp.OTLPDecodeError as exc:
         return _otlp_error(400, f"could not decode the request: {exc}", media)
-    services.spans_ingest(project=project, raws=raws)
+    result = services.spans_ingest(project=project, raws=raws)
     message = _describe_rejections(errors) if errors else ""
     body = otlp.encode_partial_success(len(errors), message, media)
-    return HttpResponse(body, status=200, content_type=media)
+    if not _wants_sync(request):
+        return HttpResponse(body, status=200, content_type=media)
+    scores = _evaluate_now(result.trace_pks)
+    if media == JSON:  # OTLP/JSON readers ignore unknown fields; protobuf gets the scores in a header only
+        body = json.dumps({**json.loads(body or b"{}"), "peekrScores": scores}, default=str).encode()
+    response = HttpResponse(body, status=200, content_type=media)
+    response["X-Peekr-Scores"] = json.dumps(scores, default=str, separators=(",", ":"))
+    return response
 
 
 @csrf_exempt
@@ -165,7 +186,10 @@ def peekr_spans(request: HttpRequest) -> HttpResponse:
                 {"index": index, "span_id": span_id if isinstance(span_id, str) else None, "reason": str(exc)}
             )
     result = services.spans_ingest(project=project, raws=raws)
-    return JsonResponse({"accepted": result.accepted, "rejected": rejected})
+    answer = {"accepted": result.accepted, "rejected": rejected}
+    if _wants_sync(request):
+        answer["scores"] = _evaluate_now(result.trace_pks)
+    return JsonResponse(answer, json_dumps_params={"default": str})
 
 
 @require_GET

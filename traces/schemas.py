@@ -63,6 +63,7 @@ class SpanOut(Schema):
     prompt_version: str
     is_internal: bool
     sdk_scores: list[Any]
+    scores: list[Any]  # Peekr's scores (evaluator, value, passed, status, details, ...) then the SDK's own
     attributes: dict[str, Any]
 
 

@@ -49,6 +49,7 @@ class TraceFilters:
     min_duration_ms: float | None = None
     has_error: bool | None = None
     include_internal: bool = False
+    pk_in: QuerySet | None = None  # a subquery of trace pks, e.g. evals' score filters
 
 
 def traces_filtered(*, project: Project, filters: TraceFilters) -> QuerySet[Trace]:
@@ -78,6 +79,8 @@ def traces_filtered(*, project: Project, filters: TraceFilters) -> QuerySet[Trac
         qs = qs.filter(error_count__gt=0)
     elif f.has_error is False:
         qs = qs.filter(error_count=0)
+    if f.pk_in is not None:
+        qs = qs.filter(pk__in=f.pk_in)
     return qs
 
 
@@ -101,9 +104,16 @@ class TracePage:
     next_cursor: str | None
 
 
-def trace_page(*, project: Project, filters: TraceFilters, cursor: str = "", limit: int = 50) -> TracePage:
-    """Newest first, keyset-paginated on (start_time, id) so page 2,000 costs what page 1 does."""
+def trace_page(
+    *, project: Project, filters: TraceFilters, cursor: str = "", limit: int = 50, annotate: dict | None = None
+) -> TracePage:
+    """Newest first, keyset-paginated on (start_time, id) so page 2,000 costs what page 1 does.
+
+    annotate: expressions to add to each trace in the same query (e.g. evals' per-trace score counts).
+    """
     qs = traces_filtered(project=project, filters=filters)
+    if annotate:
+        qs = qs.annotate(**annotate)
     after = decode_cursor(cursor) if cursor else None
     if after:
         start, pk = after
@@ -184,6 +194,19 @@ class SpanBar:
     status: str
     total_tokens: int | None
     cost: float | None
+    eval_scores: list  # written back by evals: [{"evaluator", "value", "passed", "status", ...}]
+
+    @property
+    def score_summary(self) -> dict | None:
+        """The row's evaluation badge: how many scores, failed, errored; None when nothing was evaluated."""
+        if not self.eval_scores:
+            return None
+        rows = [s for s in self.eval_scores if isinstance(s, dict) and s.get("status") != "skipped"]
+        failed = [s.get("evaluator", "") for s in rows if s.get("status") == "done" and s.get("passed") is False]
+        errors = [s.get("evaluator", "") for s in rows if s.get("status") == "error"]
+        if not rows:
+            return None
+        return {"n": len(rows), "failed": len(failed), "errors": len(errors), "names": ", ".join(failed + errors)}
 
 
 def waterfall_spans(*, trace: Trace) -> list[SpanBar]:

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Traces whose root span never ends (a crashed process) are completed anyway after this long without spans.
 ABANDONED_AFTER = timedelta(minutes=10)
-TOKEN_KINDS = ("llm", "embedding")  # parents often repeat their children's usage: count it once, at the call
+TOKEN_KINDS = ("llm", "embedding")
+# A span attribute by which a client says its trace is over, so evaluation need not wait for the quiet period.
+END_MARKER = "peekr.trace.end"  # parents often repeat their children's usage: count it once, at the call
 
 
 def ns_to_datetime(ns: int) -> datetime:
@@ -117,7 +119,8 @@ def _span_row(project: Project, raw: RawSpan, norm: NormalizedSpan) -> Span:
 SPAN_UPDATE_FIELDS = [
     f.name
     for f in Span._meta.concrete_fields
-    if f.name not in ("id", "project", "span_id", "received_at")  # received_at: the first arrival
+    # received_at keeps the first arrival; eval_scores belong to evaluation, not to the sender
+    if f.name not in ("id", "project", "span_id", "received_at", "eval_scores")
 ]
 
 
@@ -186,6 +189,10 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
         )
         trace_pks = sorted(pk_by_tid.values())
         traces_refresh(trace_pks=trace_pks)
+        ended = sorted({pk_by_tid[r.trace_id] for r in raws if r.attributes.get(END_MARKER) in (True, "true", 1)})
+        if ended:
+            Trace.objects.filter(pk__in=ended).update(end_marker=True)
+            transaction.on_commit(lambda: _enqueue_settle(ended, countdown=0))
         transaction.on_commit(lambda: _enqueue_settle(trace_pks))
 
     result.accepted = len(raws)
@@ -357,13 +364,14 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
     )
 
 
-def _enqueue_settle(trace_pks: list[int]) -> None:
+def _enqueue_settle(trace_pks: list[int], countdown: float | None = None) -> None:
     # The spans are committed: a broker outage must not fail the request. The periodic sweep settles
     # whatever this message would have.
     from traces.tasks import trace_settle
 
     try:
-        trace_settle.apply_async(args=[trace_pks], countdown=settings.PEEKR_TRACE_QUIET_SECONDS)
+        quiet = settings.PEEKR_TRACE_QUIET_SECONDS if countdown is None else countdown
+        trace_settle.apply_async(args=[trace_pks], countdown=quiet)
     except Exception:  # noqa: BLE001
         log.warning("could not enqueue trace_settle for %d traces; the sweep will", len(trace_pks), exc_info=True)
 
@@ -378,13 +386,15 @@ def trace_settle(*, trace_pk: int, now: datetime | None = None) -> float | None:
     """
     now = now or timezone.now()
     quiet = timedelta(seconds=settings.PEEKR_TRACE_QUIET_SECONDS)
-    trace = Trace.objects.filter(pk=trace_pk).values("completed_at", "last_span_at", "root_ended").first()
+    trace = (
+        Trace.objects.filter(pk=trace_pk).values("completed_at", "last_span_at", "root_ended", "end_marker").first()
+    )
     if trace is None or trace["completed_at"] is not None:
         return None
     idle = now - trace["last_span_at"]
-    if idle < quiet:
+    if idle < quiet and not trace["end_marker"]:
         return (quiet - idle).total_seconds()
-    if not trace["root_ended"] and idle < ABANDONED_AFTER:
+    if not trace["root_ended"] and not trace["end_marker"] and idle < ABANDONED_AFTER:
         return None  # the root's own arrival re-enqueues; the sweep catches abandoned traces
     # Conditional on last_span_at: a span that lands meanwhile reopens the trace and wins.
     won = Trace.objects.filter(pk=trace_pk, completed_at__isnull=True, last_span_at=trace["last_span_at"]).update(

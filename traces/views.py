@@ -102,9 +102,7 @@ class TraceFilterForm(forms.Form):
         required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Session"})
     )
     user_id = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "User"}))
-    service = forms.CharField(
-        required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Service"})
-    )
+    service = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Service"}))
     min_duration_ms = forms.FloatField(
         required=False, min_value=0, widget=forms.NumberInput(attrs={"placeholder": "Min ms", "step": "any"})
     )
@@ -167,7 +165,6 @@ def trace_list(request: HttpRequest, project_id: int) -> HttpResponse:
         "page": page,
         "cursor": cursor,
         "empty_project": empty_project,
-        "now": timezone.now(),
         "base_url": request.build_absolute_uri("/"),
     }
     template = "traces/trace_list.html"
@@ -258,6 +255,7 @@ def waterfall_rows(request: HttpRequest, project_id: int, trace_id: str) -> Http
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def span_detail(request: HttpRequest, project_id: int, trace_id: str, span_id: str) -> HttpResponse:
     """A span's detail panel for htmx; without htmx, the trace page with this span open."""
     membership = _membership(request, project_id)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 MIN_WIDTH_PCT = 0.5  # a 1 µs span inside a 10 s trace still needs a visible bar
+LABEL_ROOM_PCT = 62.0  # a bar ending before this has room for its label after it
 
 
 class SpanLike(Protocol):
@@ -31,6 +32,24 @@ class Row:
     offset_ms: float  # from the trace start
     children: int = 0  # direct children, for the collapse caret
     is_open: bool = False  # no end time yet: the bar runs to the end of the trace
+
+    @property
+    def end(self) -> float:
+        return round(self.left + self.width, 3)
+
+    @property
+    def right(self) -> float:
+        """% from the track's right edge to the bar's start, to hang a label before the bar."""
+        return round(100 - self.left, 3)
+
+    @property
+    def label_at(self) -> str:
+        """Where the bar's label (duration, model, tokens, cost) fits: "after", "before" or "inside" the bar."""
+        if self.end <= LABEL_ROOM_PCT:
+            return "after"
+        if self.left >= 100 - LABEL_ROOM_PCT:
+            return "before"
+        return "inside"  # a long bar leaves room on neither side
 
 
 @dataclass
@@ -71,24 +90,49 @@ def format_ms(ms: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+# Steps a clock reads well: 1-2-5 below a second, then whole seconds, minutes and hours.
+_CLOCK_STEPS = (
+    *(1000 * x for x in (1, 2, 5, 10, 15, 30)),
+    *(60_000 * x for x in (1, 2, 5, 10, 15, 30)),
+    *(3_600_000 * x for x in (1, 2, 3, 6, 12, 24)),
+)
+
+
 def _nice_step(total_ms: float, target_ticks: int = 5) -> float:
     raw = total_ms / target_ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 5, 10):
-        if factor * magnitude >= raw:
-            return factor * magnitude
-    return 10 * magnitude
+    if raw <= 500:
+        magnitude = 10 ** math.floor(math.log10(raw))
+        for factor in (1, 2, 5, 10):
+            if factor * magnitude >= raw:
+                return factor * magnitude
+    for step in _CLOCK_STEPS:
+        if step >= raw:
+            return step
+    return 86_400_000 * math.ceil(raw / 86_400_000)
+
+
+def _tick_label(ms: float, step: float) -> str:
+    """Compact axis labels: 0, 250 ms, 1.5 s, 2 min; the step picks the unit so all ticks share it."""
+    if ms == 0:
+        return "0"
+    if step >= 3_600_000:
+        return f"{round(ms / 3_600_000, 6):g} h"
+    if step >= 60_000:
+        return f"{round(ms / 60_000, 6):g} min"
+    if step >= 1000:
+        return f"{round(ms / 1000, 6):g} s"
+    return f"{round(ms, 6):g} ms"
 
 
 def ticks_for(total_ms: float, target_ticks: int = 5) -> list[Tick]:
     """Round-numbered ticks (1, 2 or 5 × 10^k ms) from 0 to the trace's end."""
     if total_ms <= 0:
-        return [Tick(left=0.0, label=format_ms(0))]
+        return [Tick(left=0.0, label="0")]
     step = _nice_step(total_ms, target_ticks)
     ticks = []
     i = 0
     while i * step <= total_ms * (1 + 1e-9):
-        ticks.append(Tick(left=min(i * step / total_ms * 100, 100.0), label=format_ms(i * step)))
+        ticks.append(Tick(left=round(min(i * step / total_ms * 100, 100.0), 3), label=_tick_label(i * step, step)))
         i += 1
     return ticks
 

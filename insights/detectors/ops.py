@@ -170,7 +170,9 @@ _CLASS_PROVIDERS = frozenset(
 _OPENLLMETRY_SUFFIXES = frozenset({"chat", "completion", "task", "workflow", "agent", "tool", "llm"})
 
 _HTTP_RE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+)$")
-_ID_SEGMENT_RE = re.compile(r"^(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})$")
+_ID_SEGMENT_RE = re.compile(
+    r"^(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,})$"
+)
 _WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _MODEL_TOKEN_RE = re.compile(
     r"(?:gpt-|chatgpt|o[1-9](?:-|$)|claude|text-embedding|embed-|gemini-|mistral-|mixtral|codestral|llama[-\d]|"

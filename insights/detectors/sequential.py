@@ -4,13 +4,20 @@ Rule. Under one parent, take the children that wait on something outside the pro
 retriever, reranker, tool, guardrail, evaluator spans, and span/chain/agent wrappers that contain one), that
 finished and did not fail (failed calls are the retry-storm detector's), ordered by start. A group is sequential
 when each member started at or after the previous one ended, give or take ``JITTER_MS`` or ``JITTER_FRACTION``
-of the shorter duration, and no member used an earlier member's work: its input (its descendants' too) does not
-contain a distinctive piece of an earlier output (the first or last 200 normalised characters of an output of
-at least 20), nor of a tool result produced in between; it does not continue an earlier call's conversation;
-it does not repeat an earlier call's exact input (see ``TraceIndex.uses``). Running the group concurrently
-would take as long as its slowest member, so ``saving = sum of durations - slowest``. A group is reported when
-it has ``MIN_GROUP`` members or more and the saving is at least ``MIN_SAVING_MS`` and ``MIN_SAVING_FRACTION``
-of the group's total. Time only: ``saving_usd`` is 0, concurrency costs the same tokens.
+of the shorter duration, and no member depends on an earlier one (``TraceIndex.uses``, ``sibling_deps``):
+
+- its input, its descendants' included, contains no distinctive piece of an earlier output: the first or last
+  200 normalised (lowercased, whitespace-collapsed) characters of an output of at least 20 characters;
+- none of its calls continues an earlier call's conversation (re-sends its messages and adds to them);
+- it does not repeat an earlier call's exact input (a retry or a duplicate, not independent work);
+- and none of that holds through the siblings between them either: a call that used a tool result depends on
+  the call that asked for the tool (a tool depends on the model call just before it, or on one whose output
+  names it).
+
+Running the group concurrently would take as long as its slowest member, so ``saving = sum of durations -
+slowest``. A group is reported when it has ``MIN_GROUP`` members or more and the saving is at least
+``MIN_SAVING_MS`` and ``MIN_SAVING_FRACTION`` of the group's total. Time only: ``saving_usd`` is 0,
+concurrency costs the same tokens.
 
 Staircases. A loop body of several calls (embed, then extract) makes siblings whose operations repeat:
 embeddings, chat.completions, embeddings, chat.completions, ... Inside one iteration the extract uses the
@@ -69,11 +76,14 @@ def detect(index: TraceIndex) -> list[Finding]:
         candidates = [s for s in children if _is_candidate(index, s)]
         if len(candidates) < MIN_GROUP:
             continue
-        taken: set[str] = set()
         ops = [index.op(s) for s in candidates]
+        if len(set(ops)) == len(ops):
+            continue  # no operation repeats: neither a group nor a staircase
+        taken: set[str] = set()
         i = 0
         while i < len(candidates) - 1:
-            iterations = _staircase_at(index, candidates, ops, i)
+            # A unit starting here repeats only if its first operation comes again.
+            iterations = _staircase_at(index, candidates, ops, i) if ops[i] in ops[i + 1 :] else []
             finding = _finding(index, parent_id, iterations) if iterations else None
             if finding is None:
                 i += 1
@@ -98,7 +108,8 @@ def _is_candidate(index: TraceIndex, s: SpanView) -> bool:
 
 
 def _bounds(index: TraceIndex, it: Iteration) -> tuple[float, float]:
-    return min(s.start_ms for s in it), max(index.end(s) or s.start_ms for s in it)
+    # Candidates are in start order and all have an end.
+    return it[0].start_ms, max(index.end(s) or s.start_ms for s in it)
 
 
 def _after(index: TraceIndex, prev: Iteration, nxt: Iteration) -> bool:
@@ -120,7 +131,7 @@ def _staircase_at(index: TraceIndex, candidates: list[SpanView], ops: list[str],
         j = i + size
         while j + size <= n and ops[j : j + size] == unit:
             nxt = candidates[j : j + size]
-            if not _after(index, iterations[-1], nxt) or any(index.uses(nxt, prev) for prev in iterations):
+            if not _after(index, iterations[-1], nxt) or any(index.depends_any(nxt, prev) for prev in iterations):
                 break
             iterations.append(nxt)
             j += size
@@ -134,7 +145,7 @@ def _scattered_runs(index: TraceIndex, parent_id: str | None, group: list[SpanVi
     found: list[Finding] = []
     run: list[Iteration] = [[group[0]]]
     for s in group[1:]:
-        if _after(index, run[-1], [s]) and not any(index.uses([s], prev) for prev in run):
+        if _after(index, run[-1], [s]) and not any(index.depends_any([s], prev) for prev in run):
             run.append([s])
             continue
         if finding := _finding(index, parent_id, run):

@@ -223,7 +223,10 @@ def tool_calls_text(message: Mapping[str, Any]) -> str:
 
 
 class TraceIndex:
-    """One trace's spans, indexed once and shared by every detector: children by parent, operations, caches."""
+    """One trace's spans, indexed once and shared by every detector: children by parent, operations, caches.
+
+    Everything text-related is computed lazily and cached, since most detectors look at few spans.
+    """
 
     def __init__(self, spans: Iterable[SpanView]) -> None:
         self.spans: list[SpanView] = sorted(spans, key=lambda s: (s.start_ms, s.span_id))
@@ -244,26 +247,34 @@ class TraceIndex:
             )
             for s in self.spans
         }
-        self.service: str = next((s.service_name for s in ([self.root] if self.root else []) if s.service_name), "")
-        if not self.service:
-            self.service = next((s.service_name for s in self.spans if s.service_name), "")
+        self.service: str = (self.root.service_name if self.root else "") or next(
+            (s.service_name for s in self.spans if s.service_name), ""
+        )
         self.tools: list[SpanView] = [s for s in self.spans if s.kind == "tool" or s.tool_name]
+        # Whether a span's subtree waits on something outside (has_io) / calls a model (has_llm).
         self.has_io: dict[str, bool] = {}
-        for s in reversed(self.spans):  # children start after their parents, so they are seen first
-            self._mark_io(s)
-        self._input: dict[str, str] = {}
+        self.has_llm: dict[str, bool] = {}
+        for s in reversed(self.spans):  # children start after their parents, so most are seen first
+            self._mark(s, self.has_io, IO_KINDS)
+            self._mark(s, self.has_llm, LLM_KINDS)
+        self._norm: dict[str, str] = {}
+        self._parts: dict[str, tuple[str, ...]] = {}
         self._chunks: dict[str, tuple[str, ...]] = {}
         self._msg_keys: dict[str, tuple[tuple[str, str], ...]] = {}
         self._subtree: dict[str, list[SpanView]] = {}
-        self._unit_input: dict[tuple[str, ...], str] = {}
-        self._unit_chunks: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._cost: dict[str, float] = {}
+        self._tree_input: dict[str, str] = {}
+        self._tree_chunks: dict[str, tuple[str, ...]] = {}
+        self._tree_calls: dict[str, tuple[SpanView, ...]] = {}
+        self._deps: dict[str, frozenset[str]] = {}
         self._language: str | None = None
 
-    def _mark_io(self, s: SpanView) -> bool:
-        found = self.has_io.get(s.span_id)
+    def _mark(self, s: SpanView, marks: dict[str, bool], kinds: frozenset[str]) -> bool:
+        found = marks.get(s.span_id)
         if found is None:
-            found = s.kind in IO_KINDS or any(self._mark_io(c) for c in self.children.get(s.span_id, ()))
-            self.has_io[s.span_id] = found
+            marks[s.span_id] = False  # a cycle in bad data must not recurse forever
+            found = s.kind in kinds or any(self._mark(c, marks, kinds) for c in self.children.get(s.span_id, ()))
+            marks[s.span_id] = found
         return found
 
     # Structure
@@ -307,6 +318,17 @@ class TraceIndex:
             self._subtree[s.span_id] = found
         return found
 
+    def subtree_cost(self, s: SpanView) -> float:
+        """USD spent in the span's subtree. Where descendants are priced their sum wins over the span's own cost:
+        a framework span that repeats its child's cost must not count it twice."""
+        found = self._cost.get(s.span_id)
+        if found is None:
+            self._cost[s.span_id] = 0.0  # a cycle in bad data adds nothing
+            below = sum(self.subtree_cost(c) for c in self.children.get(s.span_id, ()))
+            found = below if below > 0 else (s.cost or 0.0)
+            self._cost[s.span_id] = found
+        return found
+
     def outermost(self, spans: Iterable[SpanView]) -> list[SpanView]:
         """Drop spans nested inside another of the same set: one call recorded twice by stacked instrumentations."""
         spans = list(spans)
@@ -325,27 +347,32 @@ class TraceIndex:
             return max(0.0, s.end_ms - s.start_ms)
         return s.duration_ms
 
-    def is_llm(self, s: SpanView) -> bool:
-        return s.kind in LLM_KINDS
-
-    def is_tool(self, s: SpanView) -> bool:
-        return s.kind == "tool" or bool(s.tool_name)
-
     # Text, for "did this call use that one's output"
 
-    def input_of(self, s: SpanView) -> str:
-        """Everything the span was given, normalised: input text, message contents and tool calls, arguments."""
-        found = self._input.get(s.span_id)
+    def norm(self, text: str) -> str:
+        """normalise_text, once per distinct string: an agent re-sends the same messages at every step."""
+        found = self._norm.get(text)
         if found is None:
-            parts = [s.input_text, s.tool_arguments]
+            found = self._norm[text] = normalise_text(text)
+        return found
+
+    def input_parts(self, s: SpanView) -> tuple[str, ...]:
+        """The normalised pieces of what the span was given: input text, message contents, tool calls, arguments."""
+        found = self._parts.get(s.span_id)
+        if found is None:
+            raw = [s.input_text, s.tool_arguments]
             for msg in s.input_messages:
                 if isinstance(msg, dict):
-                    parts.append(content_text(msg.get("content")))
+                    content = msg.get("content")
+                    raw.append(content if isinstance(content, str) else content_text(content))
                     if msg.get("tool_calls"):
-                        parts.append(tool_calls_text(msg))
-            found = normalise_text("\n".join(p for p in parts if p))
-            self._input[s.span_id] = found
+                        raw.append(tool_calls_text(msg))
+            found = tuple(dict.fromkeys(self.norm(p) for p in raw if p))
+            self._parts[s.span_id] = found
         return found
+
+    def input_of(self, s: SpanView) -> str:
+        return " ".join(self.input_parts(s))
 
     def output_chunks(self, s: SpanView) -> tuple[str, ...]:
         """Distinctive pieces of the span's output (its first and last 200 normalised characters), or none."""
@@ -353,8 +380,8 @@ class TraceIndex:
         if found is None:
             chunks: list[str] = []
             for raw in {s.output_text, s.tool_result}:
-                text = normalise_text(raw) if raw else ""
-                if len(text) >= MIN_DISTINCTIVE_CHARS and text not in NULL_TEXTS:
+                text = self.norm(raw) if raw else ""
+                if len(text) >= MIN_DISTINCTIVE_CHARS:
                     chunks.append(text[:DISTINCTIVE_CHUNK_CHARS])
                     if len(text) > DISTINCTIVE_CHUNK_CHARS:
                         chunks.append(text[-DISTINCTIVE_CHUNK_CHARS:])
@@ -366,12 +393,15 @@ class TraceIndex:
         """The input messages as (role, normalised content) pairs: equal prefixes mean one conversation."""
         found = self._msg_keys.get(s.span_id)
         if found is None:
-            found = tuple(
-                (str(m.get("role", "")), normalise_text(content_text(m.get("content")) + tool_calls_text(m)))
-                for m in s.input_messages
-                if isinstance(m, dict)
-            )
-            self._msg_keys[s.span_id] = found
+            key = []
+            for m in s.input_messages:
+                if isinstance(m, dict):
+                    content = m.get("content")
+                    text = content if isinstance(content, str) else content_text(content)
+                    if m.get("tool_calls"):
+                        text += tool_calls_text(m)
+                    key.append((str(m.get("role", "")), self.norm(text)))
+            found = self._msg_keys[s.span_id] = tuple(key)
         return found
 
     def continues(self, later: SpanView, earlier: SpanView) -> bool:
@@ -379,59 +409,96 @@ class TraceIndex:
         a, b = self.message_key(earlier), self.message_key(later)
         return 0 < len(a) < len(b) and b[: len(a)] == a
 
-    def unit_input(self, unit: Sequence[SpanView]) -> str:
-        """The normalised inputs of a group of spans and everything under them, in one string."""
-        key = tuple(s.span_id for s in unit)
-        found = self._unit_input.get(key)
+    def tree_input(self, s: SpanView) -> str:
+        """Everything given to the span and its descendants, normalised, each distinct piece once."""
+        found = self._tree_input.get(s.span_id)
         if found is None:
-            found = "\n".join(t for s in unit for x in self.subtree(s) if (t := self.input_of(x)))
-            self._unit_input[key] = found
+            found = " ".join(dict.fromkeys(p for x in self.subtree(s) for p in self.input_parts(x)))
+            self._tree_input[s.span_id] = found
         return found
 
-    def unit_chunks(self, unit: Sequence[SpanView]) -> tuple[str, ...]:
-        key = tuple(s.span_id for s in unit)
-        found = self._unit_chunks.get(key)
+    def tree_chunks(self, s: SpanView) -> tuple[str, ...]:
+        found = self._tree_chunks.get(s.span_id)
         if found is None:
-            found = tuple(c for s in unit for x in self.subtree(s) for c in self.output_chunks(x))
-            self._unit_chunks[key] = found
+            found = tuple(c for x in self.subtree(s) for c in self.output_chunks(x))
+            self._tree_chunks[s.span_id] = found
         return found
 
-    def uses(self, later: Sequence[SpanView], earlier: Sequence[SpanView]) -> bool:
-        """Whether the later group (with its descendants) depended on the earlier one, so could not run beside it.
+    def tree_calls(self, s: SpanView) -> tuple[SpanView, ...]:
+        found = self._tree_calls.get(s.span_id)
+        if found is None:
+            found = self._tree_calls[s.span_id] = tuple(x for x in self.subtree(s) if x.input_messages)
+        return found
 
-        It did when its input contains a distinctive piece of an earlier output; or of a tool result produced
-        after the earlier group started and before the later one started (the earlier call asked for the tool);
-        when one of its calls continues an earlier call's conversation (an agent step); or when it repeats the
-        earlier call's exact input (a retry or a duplicate: not independent work).
+    # Dependencies between siblings
+
+    def uses(self, later: SpanView, earlier: SpanView) -> bool:
+        """Whether the later span (with its descendants) directly used the earlier one's work.
+
+        It did when its input contains a distinctive piece of an earlier output; when one of its calls continues
+        an earlier call's conversation (an agent step); when it is a tool the earlier call asked for by name; or
+        when it repeats the earlier span's exact input (a retry or a duplicate: not independent work).
         """
-        text = self.unit_input(later)
-        if text:
-            if any(chunk in text for chunk in self.unit_chunks(earlier)):
+        chunks = self.tree_chunks(earlier)
+        if chunks:
+            text = self.tree_input(later)
+            if text and any(chunk in text for chunk in chunks):
                 return True
-            earlier_start = min(s.start_ms for s in earlier)
-            later_start = min(s.start_ms for s in later)
-            for tool in self.tools:
-                tool_end = self.end(tool)
-                if (
-                    tool_end is not None
-                    and earlier_start <= tool.start_ms
-                    and tool_end <= later_start + JITTER_MS
-                    and any(chunk in text for chunk in self.output_chunks(tool))
-                ):
+            if later.tool_name and self.has_llm[earlier.span_id]:
+                called = self.norm(later.tool_name) + "("
+                if any(called in chunk for chunk in chunks):
                     return True
-        later_calls = [x for s in later for x in self.subtree(s) if x.input_messages]
+        later_calls = self.tree_calls(later)
         if later_calls:
-            earlier_calls = [x for s in earlier for x in self.subtree(s) if x.input_messages]
-            if any(self.continues(b, a) for b in later_calls for a in earlier_calls):
+            earlier_calls = self.tree_calls(earlier)
+            if earlier_calls and any(self.continues(b, a) for b in later_calls for a in earlier_calls):
                 return True
-        for b, a in zip(later, earlier, strict=False):
-            if self.ops[a.span_id] == self.ops[b.span_id] and self.input_of(b) and self.input_of(b) == self.input_of(a):
-                return True
+        if self.ops[later.span_id] == self.ops[earlier.span_id]:
+            own = self.input_parts(later)
+            return bool(own) and own == self.input_parts(earlier)
         return False
+
+    def depends(self, later: SpanView, earlier: SpanView) -> bool:
+        """Whether the later sibling needed the earlier one's work, directly or through siblings between them."""
+        return earlier.span_id in self.sibling_deps(later)
+
+    def depends_any(self, later: Sequence[SpanView], earlier: Sequence[SpanView]) -> bool:
+        return any(e.span_id in self.sibling_deps(s) for s in later for e in earlier)
+
+    def sibling_deps(self, s: SpanView) -> frozenset[str]:
+        """The earlier siblings this span depends on, transitively: it used one that used another...
+
+        A tool also depends on the sibling just before it when that one called a model: the model asked for
+        the tool. Computed for all the parent's children at once, newest dependency first, so a chain (an agent
+        loop) costs one check per step.
+        """
+        found = self._deps.get(s.span_id)
+        if found is not None:
+            return found
+        siblings = self.children.get(s.parent_span_id, ())
+        # Only up to this span: later siblings cannot be its input, and most of them are never asked about.
+        for j, later in enumerate(siblings):
+            if later.span_id in self._deps or self.end(later) is None:
+                continue
+            deps: set[str] = set()
+            nearest = True
+            for earlier in reversed(siblings[:j]):
+                earlier_end = self.end(earlier)
+                if earlier_end is None or earlier_end > later.start_ms + JITTER_MS:
+                    continue  # still running when the later one started: not its input
+                asked = nearest and bool(later.tool_name or later.kind == "tool") and self.has_llm[earlier.span_id]
+                nearest = False
+                if earlier.span_id not in deps and (asked or self.uses(later, earlier)):
+                    deps.add(earlier.span_id)
+                    deps |= self._deps.get(earlier.span_id, frozenset())
+            self._deps[later.span_id] = frozenset(deps)
+            if later is s:
+                break
+        return self._deps.get(s.span_id, frozenset())
 
     @property
     def language(self) -> str:
-        """"python", "javascript" or "" (unknown), from SDK attributes: which fix snippets apply."""
+        """ "python", "javascript" or "" (unknown), from SDK attributes: which fix snippets apply."""
         if self._language is None:
             self._language = ""
             for s in self.spans:

@@ -77,7 +77,29 @@ def test_a_trace_comes_with_its_spans(client, project, api_key):
     assert data["trace_id"] == trace_id
     assert len(data["spans"]) == 3
     llm = data["spans"][1]
-    for field in ["span_id", "parent_span_id", "name", "kind", "provider", "model", "input", "output", "documents", "tool", "input_tokens", "output_tokens", "cost", "start_time", "end_time", "duration_ms", "status", "error", "session_id", "user_id", "attributes"]:
+    for field in [
+        "span_id",
+        "parent_span_id",
+        "name",
+        "kind",
+        "provider",
+        "model",
+        "input",
+        "output",
+        "documents",
+        "tool",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "start_time",
+        "end_time",
+        "duration_ms",
+        "status",
+        "error",
+        "session_id",
+        "user_id",
+        "attributes",
+    ]:
         assert field in llm
     assert llm["kind"] == "llm"
     assert llm["parent_span_id"] == spans[0].span_id

@@ -24,3 +24,11 @@ def test_a_second_project_with_the_same_name_is_refused():
     call_command("create_project", "dup", stdout=StringIO())
     with pytest.raises(CommandError, match="already exists"):
         call_command("create_project", "dup", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_the_owner_option_makes_a_member(owner):
+    call_command("create_project", "owned", "--owner", "owner", stdout=StringIO())
+    assert Project.objects.get(name="owned").memberships.get().user == owner
+    with pytest.raises(CommandError, match="no user"):
+        call_command("create_project", "orphan", "--owner", "ghost", stdout=StringIO())

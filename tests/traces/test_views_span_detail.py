@@ -235,3 +235,13 @@ def test_outsiders_get_404(client, outsider, project, rag_trace, other_project_a
 def test_it_costs_a_fixed_number_of_queries(owner_client, project, rag_trace, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):  # session, user, membership, the span with its trace
         assert get(owner_client, project, rag_trace, "retriever").status_code == 200
+
+
+def test_peekr_evaluations_are_shown_apart_from_sdk_scores(owner_client, project, rag_trace):
+    Span.objects.filter(span_id=rag_trace["llm"].span_id).update(
+        eval_scores=[{"evaluator": "faithfulness", "value": 0.75, "passed": True}],
+        sdk_scores=[{"evaluator": "Hallucination", "value": 0.12, "passed": True}],
+    )
+    html = get(owner_client, project, rag_trace, "llm").content.decode()
+    assert "Scores (2)" in html
+    assert html.index("From Peekr") < html.index("faithfulness") < html.index("From SDK") < html.index("Hallucination")

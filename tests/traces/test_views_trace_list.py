@@ -110,7 +110,7 @@ def test_filters_filter(owner_client, varied, params, expected):
 def test_an_explicit_time_window_filters(owner_client, varied):
     two_days_old = Trace.objects.get(name="two-days-old").start_time
     after = (two_days_old.replace(microsecond=0)).strftime("%Y-%m-%dT%H:%M")
-    before = (two_days_old.replace(second=0, microsecond=0).timestamp() + 120)
+    before = two_days_old.replace(second=0, microsecond=0).timestamp() + 120
     from datetime import UTC, datetime
 
     before = datetime.fromtimestamp(before, UTC).strftime("%Y-%m-%dT%H:%M")
@@ -182,18 +182,18 @@ def test_load_more_over_htmx_returns_only_rows_and_the_next_button(owner_client,
 
 
 def test_the_filter_form_over_htmx_swaps_the_results_only(owner_client, varied):
-    response = owner_client.get(list_url(varied, status="error"), headers={"HX-Request": "true", "HX-Target": "results"})
+    response = owner_client.get(
+        list_url(varied, status="error"), headers={"HX-Request": "true", "HX-Target": "results"}
+    )
     html = response.content.decode()
-    assert html.lstrip().startswith("<div id=\"results\">")
+    assert html.lstrip().startswith('<div id="results">')
     assert "<html" not in html and 'class="filters"' not in html
     assert shown(response) == ["failing"]
     assert "HX-Request" in response["Vary"]
 
 
 def test_a_history_restore_gets_the_whole_page(owner_client, varied):
-    response = owner_client.get(
-        list_url(varied), headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
-    )
+    response = owner_client.get(list_url(varied), headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
     assert b"<html" in response.content
 
 
@@ -233,7 +233,9 @@ def test_internal_traces_are_not_listed(owner_client, project):
     assert names == ["app"]
 
 
-def test_it_costs_a_fixed_number_of_queries_whatever_the_page_size(owner_client, project, django_assert_max_num_queries):
+def test_it_costs_a_fixed_number_of_queries_whatever_the_page_size(
+    owner_client, project, django_assert_max_num_queries
+):
     make_roots(project, 60, start=time.time() - 3600, attributes=llm_attributes())
     # session, user, membership + project, the page of traces, the project switcher.
     with django_assert_max_num_queries(5):

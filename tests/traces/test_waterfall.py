@@ -95,7 +95,7 @@ def test_an_open_span_runs_to_the_end_of_the_trace():
 def test_a_trace_of_simultaneous_instant_spans_does_not_divide_by_zero():
     wf = layout([S("a", duration_ms=0), S("b", "a", duration_ms=0)])
     assert [(r.left, r.width) for r in wf.rows] == [(0.0, MIN_WIDTH_PCT), (0.0, MIN_WIDTH_PCT)]
-    assert wf.ticks[0].label == "0 ms"
+    assert wf.ticks[0].label == "0"
 
 
 def test_a_very_deep_chain_does_not_hit_the_recursion_limit():
@@ -119,9 +119,22 @@ def test_empty_trace():
 
 def test_ticks_are_round_numbers_across_the_trace():
     ticks = ticks_for(1000)
-    assert [t.label for t in ticks] == ["0 ms", "200 ms", "400 ms", "600 ms", "800 ms", "1.00 s"]
+    assert [t.label for t in ticks] == ["0", "200 ms", "400 ms", "600 ms", "800 ms", "1000 ms"]
     assert [t.left for t in ticks] == [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
-    assert [t.label for t in ticks_for(7300)][:3] == ["0 ms", "2.00 s", "4.00 s"]
+    assert [t.label for t in ticks_for(7300)] == ["0", "2 s", "4 s", "6 s"]
+    assert [t.label for t in ticks_for(2.5)][:3] == ["0", "0.5 ms", "1 ms"]
+    assert [t.label for t in ticks_for(600_000)][:2] == ["0", "2 min"]
+    assert [t.label for t in ticks_for(70_000)][:3] == ["0", "15 s", "30 s"]
+    assert [t.label for t in ticks_for(4 * 3_600_000)][:2] == ["0", "1 h"]
+    assert len(ticks_for(3 * 86_400_000 * 7)) <= 7
+
+
+def test_a_bar_label_goes_where_there_is_room():
+    wf = layout([S("root", duration_ms=1000), S("early", "root", 0, 100), S("late", "root", 800, 150)])
+    root, early, late = wf.rows
+    assert early.label_at == "after" and early.end == 10.0
+    assert late.label_at == "before" and late.right == 20.0
+    assert root.label_at == "inside"
 
 
 def test_format_ms():

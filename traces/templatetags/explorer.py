@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django import template
+from django.core.serializers.json import DjangoJSONEncoder
 from django.forms.models import model_to_dict
 
 from traces.waterfall import format_ms
@@ -47,11 +48,21 @@ def iso(value: datetime | None) -> str:
     """Absolute UTC time with milliseconds, for title attributes and detail headers."""
     if value is None:
         return ""
-    return value.isoformat(sep=" ", timespec="milliseconds")
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+class _Encoder(DjangoJSONEncoder):
+    def default(self, o: Any) -> Any:
+        try:
+            return super().default(o)
+        except TypeError:  # whatever else a JSON field could hold after a bad write: show it, don't fail
+            return str(o)
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    return json.dumps(value, indent=2, ensure_ascii=False, cls=_Encoder)
 
 
 @register.filter
@@ -189,6 +200,24 @@ def scores(sdk_scores: Any) -> list[dict[str, Any]]:
 
 
 @register.filter
+def score_groups(span: Any) -> list[dict[str, Any]]:
+    """Peekr's own evaluations, then the scores the SDK computed in the user's process, kept apart."""
+    groups = []
+    evaluated = getattr(span, "eval_scores", None)
+    if evaluated:
+        groups.append({"source": "Peekr", "note": "Evaluations Peekr ran on this span.", "rows": scores(evaluated)})
+    if span.sdk_scores:
+        groups.append(
+            {
+                "source": "SDK",
+                "note": "Computed in your process by the Peekr SDK and sent with the span.",
+                "rows": scores(span.sdk_scores),
+            }
+        )
+    return groups
+
+
+@register.filter
 def span_json(span: Any) -> str:
     """The whole span as pretty JSON, as stored: what a user pastes into a bug report."""
     data = model_to_dict(span)
@@ -211,8 +240,9 @@ def span_tabs(span: Any) -> list[tuple[str, str]]:
         tabs.append(("documents", f"Documents ({len(span.documents)})"))
     if span.tool_name or span.tool_arguments or span.tool_result:
         tabs.append(("tool", "Tool"))
-    if span.sdk_scores:
-        tabs.append(("scores", f"Scores ({len(span.sdk_scores)})"))
+    n_scores = len(span.sdk_scores or []) + len(getattr(span, "eval_scores", None) or [])
+    if n_scores:
+        tabs.append(("scores", f"Scores ({n_scores})"))
     tabs.append(("attributes", "Attributes"))
     tabs.append(("raw", "Raw JSON"))
     return tabs

@@ -1,3 +1,4 @@
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from traces.models import Project
@@ -9,10 +10,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name")
+        parser.add_argument("--owner", help="username to make the project's owner (so it shows in the UI)")
 
-    def handle(self, *args, name: str, **options):
+    def handle(self, *args, name: str, owner: str | None = None, **options):
         if Project.objects.filter(name=name).exists():
             raise CommandError(f"a project named {name!r} already exists")
-        project, raw_key = project_create(name=name)
+        user = None
+        if owner:
+            user = get_user_model().objects.filter(username=owner).first()
+            if user is None:
+                raise CommandError(f"no user named {owner!r}")
+        project, raw_key = project_create(name=name, owner=user)
         self.stdout.write(f"Created project {project.name!r} (id {project.pk}). Its ingestion key, shown once:")
         self.stdout.write(raw_key)

@@ -1,0 +1,1 @@
+"""Trace-level agent metrics, one module each; registered in evals.evaluators."""

@@ -1,0 +1,1 @@
+"""Deterministic rule evaluators, one module each; registered in evals.evaluators."""

@@ -1,0 +1,160 @@
+from django.db import models
+from django.utils import timezone
+
+TRIGGERS = (
+    "error",  # a span in the trace failed
+    "timeout",
+    "tool_failure",
+    "thumbs_down",  # user feedback on the trace
+    "max_turns",
+    "low_confidence",  # an SDK or judge score under 0.5 already on the trace
+    "failing_rule",  # any rule evaluator failed on the trace
+)
+
+
+class EvalRule(models.Model):
+    """An online evaluation rule: which spans (or traces), which evaluators, how often, at what cost."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+
+    class Target(models.TextChoices):
+        SPAN = "span"
+        TRACE = "trace"
+
+    project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="eval_rules")
+    name = models.CharField(max_length=200)
+    target = models.CharField(max_length=8, choices=Target.choices, default=Target.SPAN)
+    # {"kind": "llm", "name": "chat*", "model": "gpt-4o*", "service": "...", "tags": ["rag"]}; empty = everything
+    filter = models.JSONField(default=dict, blank=True)
+    evaluators = models.JSONField(default=list)
+    sample_rate = models.FloatField(default=1.0)
+    triggers = models.JSONField(default=list, blank=True)  # subset of TRIGGERS: evaluate regardless of sampling
+    judge_base_url = models.CharField(max_length=500, blank=True)  # empty: PEEKR_JUDGE_BASE_URL
+    judge_model = models.CharField(max_length=200, blank=True)  # empty: PEEKR_JUDGE_MODEL
+    daily_cost_cap = models.FloatField(null=True, blank=True)  # USD per UTC day; null = no cap
+    config = models.JSONField(default=dict, blank=True)  # EvalConfig fields: allowed_tools, json_schemas, rubric...
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    paused_reason = models.TextField(blank=True)
+    is_builtin = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="evalrule_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Score(models.Model):
+    """One evaluator's result on one target. Exactly one per (target, evaluator, rubric version, judge model)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        ERROR = "error"
+        SKIPPED = "skipped"
+
+    class Source(models.TextChoices):
+        RULE = "rule"
+        JUDGE = "judge"
+        HUMAN = "human"
+        FEEDBACK = "feedback"
+        SDK = "sdk"
+
+    project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="+")
+    trace = models.ForeignKey("traces.Trace", on_delete=models.CASCADE, related_name="scores")
+    span = models.ForeignKey("traces.Span", on_delete=models.CASCADE, null=True, blank=True, related_name="scores")
+    target_key = models.CharField(max_length=80)  # "span:<pk>" or "trace:<pk>": NULL-free for the unique key
+    evaluator = models.CharField(max_length=100)
+    rubric_version = models.CharField(max_length=100, default="1")
+    judge_model = models.CharField(max_length=200, blank=True, default="")
+    rule = models.ForeignKey(EvalRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="scores")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.RULE)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    value = models.FloatField(null=True, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+    passed = models.BooleanField(null=True, blank=True)
+    explanation = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    raw_reply = models.TextField(blank=True)
+    cost = models.FloatField(default=0.0)
+    latency_ms = models.FloatField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["target_key", "evaluator", "rubric_version", "judge_model"], name="score_unique_target"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["project", "evaluator", "status"], name="score_eval_status"),
+            models.Index(fields=["rule", "created_at"], name="score_rule"),
+            models.Index(fields=["trace"], name="score_trace"),
+        ]
+
+    def as_dict(self) -> dict:
+        return {
+            "evaluator": self.evaluator,
+            "value": self.value,
+            "passed": self.passed,
+            "label": self.label,
+            "status": self.status,
+            "source": self.source,
+            "judge_model": self.judge_model,
+            "rubric_version": self.rubric_version,
+            "explanation": self.explanation,
+            "error": self.error,
+            "details": self.details,
+            "cost": self.cost,
+        }
+
+
+class JudgeCacheEntry(models.Model):
+    """A judge result keyed by a hash of (evaluator, version, judge model, inputs): identical inputs judged once."""
+
+    key = models.CharField(max_length=64, unique=True)
+    result = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class JudgeCall(models.Model):
+    """The cost ledger: every call made to a judge endpoint."""
+
+    project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(EvalRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="judge_calls")
+    score = models.ForeignKey(Score, on_delete=models.SET_NULL, null=True, blank=True, related_name="judge_calls")
+    model = models.CharField(max_length=200)
+    input_tokens = models.IntegerField(default=0)
+    output_tokens = models.IntegerField(default=0)
+    cost = models.FloatField(default=0.0)
+    latency_ms = models.FloatField(default=0.0)
+    day = models.DateField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["rule", "day"], name="judgecall_rule_day")]
+
+
+class Feedback(models.Model):
+    class Kind(models.TextChoices):
+        THUMBS_UP = "thumbs_up"
+        THUMBS_DOWN = "thumbs_down"
+        COMMENT = "comment"
+        EDIT = "edit"
+        COPY = "copy"
+        ESCALATION = "escalation"
+
+    project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="+")
+    trace = models.ForeignKey("traces.Trace", on_delete=models.CASCADE, related_name="feedback")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    comment = models.TextField(blank=True)
+    edited_output = models.TextField(blank=True)
+    user_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)

@@ -1,0 +1,97 @@
+"""Reads for evaluation shared by the views, the API and sync-mode ingestion."""
+
+from __future__ import annotations
+
+from django.db.models import Avg, Count, Q, Sum
+
+from evals.models import EvalRule, JudgeCall, Score
+
+
+def scores_for_traces(*, trace_pks: list[int]) -> list[dict]:
+    rows = Score.objects.filter(trace_id__in=trace_pks).select_related("trace", "span").order_by("trace_id", "pk")
+    return [
+        {**s.as_dict(), "trace_id": s.trace.trace_id, "span_id": s.span.span_id if s.span else None} for s in rows
+    ]
+
+
+def rule_stats(*, rule: EvalRule) -> dict:
+    """Executions by status, pass rate and judge cost so far, for the Evaluations page."""
+    agg = Score.objects.filter(rule=rule).aggregate(
+        pending=Count("id", filter=Q(status=Score.Status.PENDING)),
+        done=Count("id", filter=Q(status=Score.Status.DONE)),
+        error=Count("id", filter=Q(status=Score.Status.ERROR)),
+        skipped=Count("id", filter=Q(status=Score.Status.SKIPPED)),
+        passed=Count("id", filter=Q(status=Score.Status.DONE, passed=True)),
+        judged=Count("id", filter=Q(status=Score.Status.DONE, passed__isnull=False)),
+        mean=Avg("value", filter=Q(status=Score.Status.DONE)),
+    )
+    agg["pass_rate"] = agg["passed"] / agg["judged"] if agg["judged"] else None
+    agg["cost"] = JudgeCall.objects.filter(rule=rule).aggregate(s=Sum("cost"))["s"] or 0.0
+    return agg
+
+
+def evaluator_pass_rates(*, rule: EvalRule) -> list[dict]:
+    return list(
+        Score.objects.filter(rule=rule, status=Score.Status.DONE)
+        .values("evaluator")
+        .annotate(n=Count("id"), passed=Count("id", filter=Q(passed=True)), mean=Avg("value"))
+        .order_by("evaluator")
+    )
+
+
+# --- The Evaluations pages and the trace list's Scores column (HTML views) ---
+
+# Feedback is stored as scores too, one evaluator name per feedback row: not an evaluation to count or filter on.
+_EVALUATED = ~Q(source=Score.Source.FEEDBACK)
+
+
+def trace_score_annotations() -> dict:
+    """Per-trace score counts as correlated subqueries, to annotate a trace page with: no query of their own.
+
+    score_total: scores that ran or will run (not skipped), score_failed: done and not passed,
+    score_errors: failed to run. The list's badge is "<failed> failed / <total>".
+    """
+    from django.db.models import IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    def count(condition: Q) -> Coalesce:
+        rows = (
+            Score.objects.filter(_EVALUATED, condition, trace_id=OuterRef("pk"))
+            .order_by()
+            .values("trace_id")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+    return {
+        "score_total": count(~Q(status=Score.Status.SKIPPED)),
+        "score_failed": count(Q(status=Score.Status.DONE, passed=False)),
+        "score_errors": count(Q(status=Score.Status.ERROR)),
+    }
+
+
+def trace_pks_matching_scores(*, project, evaluator: str = "", failed: bool = False, below: float | None = None):
+    """Pks of the traces with one done score meeting every given condition, as a subquery (not run here)."""
+    scores = Score.objects.filter(_EVALUATED, project=project, status=Score.Status.DONE)
+    if evaluator:
+        scores = scores.filter(evaluator=evaluator)
+    if failed:
+        scores = scores.filter(passed=False)
+    if below is not None:
+        scores = scores.filter(value__lt=below)
+    return scores.values("trace_id")
+
+
+def rule_latest_scores(*, rule: EvalRule, limit: int = 50) -> list[Score]:
+    """A rule's newest scores with their trace and span ids, for its page."""
+    return list(
+        Score.objects.filter(rule=rule)
+        .select_related("trace", "span")
+        .only(
+            "evaluator", "status", "value", "passed", "label", "error", "cost", "created_at", "updated_at",
+            "trace__trace_id", "trace__name", "span__span_id", "span__name",
+        )
+        .order_by("-created_at", "-pk")[:limit]
+    )  # fmt: skip
+

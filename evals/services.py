@@ -1,0 +1,770 @@
+"""Writes for evaluation: rules, scores, judge runs, the cost ledger, feedback, the inline guard.
+
+A trace is evaluated once it is complete (traces.services.trace_settle calls our hook). Rules run inline in
+the worker task (microseconds); each judge evaluation becomes a pending Score and its own Celery task, so a
+slow or failing judge never holds up anything else. Every write is keyed by the Score's unique constraint.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import time
+from dataclasses import asdict
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from evals import evaluators as registry
+from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
+from evals.models import TRIGGERS, EvalRule, Feedback, JudgeCacheEntry, JudgeCall, Score
+from traces.models import Project, Span, Trace
+
+log = logging.getLogger(__name__)
+
+BUILTIN_RULE_NAME = "Built-in rules"
+JUDGE_EVALUATORS = ("faithfulness", "answer_relevancy", "context_precision", "rubric")
+MAX_JUDGE_ATTEMPTS = 4
+
+
+class RuleInvalid(ValueError):
+    """A rule the user asked for that cannot work; the message says why."""
+
+
+# ---------------------------------------------------------------- rules
+
+
+def judge_defaults() -> dict:
+    return {
+        "base_url": settings.PEEKR_JUDGE_BASE_URL,
+        "api_key": settings.PEEKR_JUDGE_API_KEY,
+        "model": settings.PEEKR_JUDGE_MODEL,
+    }
+
+
+def rule_judge(rule: EvalRule) -> dict:
+    """The judge endpoint a rule uses: its own overrides, else the PEEKR_JUDGE_* defaults."""
+    d = judge_defaults()
+    return {
+        "base_url": rule.judge_base_url or d["base_url"],
+        "api_key": d["api_key"],
+        "model": rule.judge_model or d["model"],
+    }
+
+
+def rule_uses_judge(rule: EvalRule) -> bool:
+    return any(e in JUDGE_EVALUATORS for e in rule.evaluators)
+
+
+def rule_judge_missing(rule: EvalRule) -> str:
+    """Why this rule's judges cannot run, or "" when they can."""
+    if not rule_uses_judge(rule):
+        return ""
+    judge = rule_judge(rule)
+    if not judge["base_url"] or not judge["model"]:
+        return "No judge configured: set PEEKR_JUDGE_BASE_URL and PEEKR_JUDGE_MODEL (or the rule's judge fields)."
+    return ""
+
+
+def _validate_rule(
+    *, project: Project, evaluators: list[str], sample_rate: float, triggers: list[str], judge_model: str
+) -> None:
+    if not evaluators:
+        raise RuleInvalid("a rule needs at least one evaluator")
+    unknown = [e for e in evaluators if e not in registry.REGISTRY and e not in JUDGE_EVALUATORS]
+    if unknown:
+        raise RuleInvalid(f"unknown evaluator(s): {', '.join(unknown)}; known: {', '.join(evaluator_names())}")
+    if not 0.0 <= sample_rate <= 1.0:
+        raise RuleInvalid("sample_rate must be between 0 and 1")
+    bad = [t for t in triggers if t not in TRIGGERS]
+    if bad:
+        raise RuleInvalid(f"unknown trigger(s): {', '.join(bad)}; known: {', '.join(TRIGGERS)}")
+    if any(e in JUDGE_EVALUATORS for e in evaluators):
+        model = judge_model or settings.PEEKR_JUDGE_MODEL
+        if model and Span.objects.filter(project=project, model__iexact=model, is_internal=False).exists():
+            raise RuleInvalid(
+                f"the judge model {model!r} produced spans in this project: a model may not judge its own "
+                "output. Pick another judge model."
+            )
+
+
+def evaluator_names() -> list[str]:
+    return sorted(set(registry.REGISTRY) | set(JUDGE_EVALUATORS))
+
+
+def eval_rule_create(
+    *,
+    project: Project,
+    name: str,
+    evaluators: list[str],
+    filter: dict | None = None,
+    target: str = EvalRule.Target.SPAN,
+    sample_rate: float = 1.0,
+    triggers: list[str] | None = None,
+    judge_base_url: str = "",
+    judge_model: str = "",
+    daily_cost_cap: float | None = None,
+    config: dict | None = None,
+) -> EvalRule:
+    """Create a rule; refuses unknown evaluators, bad rates and self-judging with a message saying why."""
+    triggers = triggers or []
+    _validate_rule(
+        project=project, evaluators=evaluators, sample_rate=sample_rate, triggers=triggers, judge_model=judge_model
+    )
+    if EvalRule.objects.filter(project=project, name=name).exists():
+        raise RuleInvalid(f"a rule named {name!r} already exists")
+    return EvalRule.objects.create(
+        project=project,
+        name=name,
+        evaluators=evaluators,
+        filter=filter or {},
+        target=target,
+        sample_rate=sample_rate,
+        triggers=triggers,
+        judge_base_url=judge_base_url,
+        judge_model=judge_model,
+        daily_cost_cap=daily_cost_cap,
+        config=config or {},
+    )
+
+
+def eval_rule_update(*, rule: EvalRule, **changes) -> EvalRule:
+    for field, value in changes.items():
+        setattr(rule, field, value)
+    _validate_rule(
+        project=rule.project,
+        evaluators=rule.evaluators,
+        sample_rate=rule.sample_rate,
+        triggers=rule.triggers,
+        judge_model=rule.judge_model,
+    )
+    if "status" in changes and changes["status"] == EvalRule.Status.ACTIVE:
+        rule.paused_reason = ""
+    rule.save()
+    return rule
+
+
+def eval_rule_pause(*, rule: EvalRule, reason: str) -> None:
+    EvalRule.objects.filter(pk=rule.pk).update(status=EvalRule.Status.PAUSED, paused_reason=reason)
+
+
+def rules_for_project(*, project: Project) -> list[EvalRule]:
+    """The project's rules; a new project gets the built-in rules on 100% of traffic."""
+    rules = list(EvalRule.objects.filter(project=project).order_by("pk"))
+    if not any(r.is_builtin for r in rules):
+        builtin, _ = EvalRule.objects.get_or_create(
+            project=project,
+            name=BUILTIN_RULE_NAME,
+            defaults={"evaluators": list(registry.BUILTIN_RULES), "sample_rate": 1.0, "is_builtin": True},
+        )
+        rules.insert(0, builtin)
+    return rules
+
+
+# ---------------------------------------------------------------- targets and matching
+
+
+def sampled(trace_id: str, rate: float) -> bool:
+    """Deterministic by trace id: every trace kept at rate r is also kept at any rate above r."""
+    if rate >= 1.0:
+        return True
+    if rate <= 0.0:
+        return False
+    bucket = int(hashlib.sha256(trace_id.encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+    return bucket < rate
+
+
+def _target_from_span(span: Span) -> EvalTarget:
+    return EvalTarget(
+        span_id=span.span_id,
+        name=span.name,
+        kind=span.kind,
+        model=span.model,
+        input_text=span.input_text,
+        output_text=span.output_text,
+        input_messages=span.input_messages or [],
+        output_messages=span.output_messages or [],
+        documents=span.documents or [],
+        tool_name=span.tool_name,
+        tool_arguments=span.tool_arguments,
+        tool_result=span.tool_result,
+        status=span.status,
+        error=span.error,
+        duration_ms=span.duration_ms,
+        ttft_ms=span.ttft_ms,
+        input_tokens=span.input_tokens,
+        output_tokens=span.output_tokens,
+        cost=span.cost,
+        attributes=span.attributes or {},
+    )
+
+
+def build_targets(spans: list[Span]) -> tuple[list[EvalTarget], EvalTarget]:
+    """One target per span (with its context resolved) and one for the whole trace.
+
+    Context for an LLM span: the documents of the retriever spans that ended before it started, else its input.
+    """
+    ordered = sorted(spans, key=lambda s: (s.start_time, s.pk or 0))
+    span_targets = [_target_from_span(s) for s in ordered]
+    for target, span in zip(span_targets, ordered, strict=True):
+        docs = []
+        for other in ordered:
+            if other.kind == "retriever" and other.documents and other.end_time and other.end_time <= span.start_time:
+                docs += other.documents
+        if target.kind == "llm":
+            if docs:
+                target.documents = target.documents or docs
+                target.context = [str(d.get("content", "")) for d in docs if d.get("content")]
+            elif target.input_text:
+                target.context = [target.input_text]
+        elif target.documents:
+            target.context = [str(d.get("content", "")) for d in target.documents if d.get("content")]
+        target.spans = span_targets
+    root = next((t for t in span_targets if not _parent(ordered, t)), span_targets[0] if span_targets else EvalTarget())
+    trace_target = EvalTarget(
+        span_id="",
+        name=root.name,
+        kind="trace",
+        input_text=root.input_text,
+        output_text=root.output_text,
+        status="error" if any(t.status == "error" for t in span_targets) else "ok",
+        spans=span_targets,
+    )
+    return span_targets, trace_target
+
+
+def _parent(spans: list[Span], target: EvalTarget) -> str:
+    for s in spans:
+        if s.span_id == target.span_id:
+            return s.parent_span_id
+    return ""
+
+
+def matches(rule_filter: dict, target: EvalTarget, *, service: str = "", tags: list[str] | None = None) -> bool:
+    f = rule_filter or {}
+    if f.get("kind") and target.kind != f["kind"]:
+        return False
+    if f.get("name") and not fnmatch.fnmatchcase(target.name, f["name"]):
+        return False
+    if f.get("model") and not fnmatch.fnmatchcase(target.model or "", f["model"]):
+        return False
+    if f.get("service") and service != f["service"]:
+        return False
+    wanted = f.get("tags") or []
+    return not (wanted and not set(wanted) & set(tags or []))
+
+
+def _span_tags(span: Span) -> list[str]:
+    tags = (span.attributes or {}).get("tag.tags") or (span.attributes or {}).get("langfuse.trace.tags") or []
+    return [str(t) for t in tags] if isinstance(tags, list) else []
+
+
+def rule_config(rule: EvalRule) -> EvalConfig:
+    known = EvalConfig.__dataclass_fields__
+    return EvalConfig(**{k: v for k, v in (rule.config or {}).items() if k in known})
+
+
+# ---------------------------------------------------------------- scores
+
+
+def _target_key(trace: Trace, span: Span | None) -> str:
+    return f"span:{span.pk}" if span is not None else f"trace:{trace.pk}"
+
+
+def score_record(
+    *,
+    trace: Trace,
+    span: Span | None,
+    evaluator: str,
+    result: EvalResult,
+    rule: EvalRule | None = None,
+    source: str = Score.Source.RULE,
+    rubric_version: str = "1",
+    judge_model: str = "",
+) -> Score:
+    """Insert or update the one score for (target, evaluator, rubric version, judge model)."""
+    key = dict(
+        target_key=_target_key(trace, span), evaluator=evaluator, rubric_version=rubric_version, judge_model=judge_model
+    )
+    values = dict(
+        project_id=trace.project_id,
+        trace=trace,
+        span=span,
+        rule=rule,
+        source=source,
+        status=result.status,
+        value=result.value,
+        label=result.label[:200],
+        passed=result.passed,
+        explanation=result.explanation,
+        details=result.details,
+        error=result.error,
+        raw_reply=result.raw,
+        cost=result.cost,
+        latency_ms=result.latency_ms,
+    )
+    try:
+        with transaction.atomic():
+            score, _ = Score.objects.update_or_create(**key, defaults=values)
+    except IntegrityError:  # a concurrent run inserted it first: the constraint held, update that row
+        score = Score.objects.get(**key)
+        for k, v in values.items():
+            setattr(score, k, v)
+        score.save()
+    return score
+
+
+def span_write_back(*, span_pks: list[int]) -> None:
+    """Copy each span's scores onto the span row (Span.eval_scores), so the trace carries its own story."""
+    if not span_pks:
+        return
+    by_span: dict[int, list[dict]] = {pk: [] for pk in span_pks}
+    for score in Score.objects.filter(span_id__in=span_pks).order_by("evaluator", "pk"):
+        by_span[score.span_id].append(score.as_dict())
+    spans = list(Span.objects.filter(pk__in=span_pks).only("pk"))
+    for span in spans:
+        span.eval_scores = by_span[span.pk]
+    Span.objects.bulk_update(spans, ["eval_scores"])
+
+
+def spent_today(rule: EvalRule, day: date | None = None) -> float:
+    day = day or timezone.now().date()
+    return JudgeCall.objects.filter(rule=rule, day=day).aggregate(s=Sum("cost"))["s"] or 0.0
+
+
+def trace_triggers(*, trace: Trace, spans: list[Span], rule_scores: list[Score]) -> set[str]:
+    """Which always-evaluate triggers this trace fires."""
+    fired = set()
+    if any(s.status == "error" for s in spans):
+        fired.add("error")
+    failed = {s.evaluator for s in rule_scores if s.passed is False}
+    fired |= failed & {"timeout", "tool_failure", "max_turns"}
+    if failed:
+        fired.add("failing_rule")
+    if any(isinstance(x.get("value"), (int, float)) and x["value"] < 0.5 for s in spans for x in s.sdk_scores or []):
+        fired.add("low_confidence")
+    if Feedback.objects.filter(trace=trace, kind=Feedback.Kind.THUMBS_DOWN).exists():
+        fired.add("thumbs_down")
+    return fired
+
+
+def trace_evaluate(*, trace_pk: int, judges_inline: bool = False) -> list[int]:
+    """Run every active rule on a completed trace. Returns the pending judge score ids to run.
+
+    Idempotent: rule scores are upserted on their unique key; a judge score that already exists (pending,
+    done or errored) is not created again. With judges_inline the judges run here (sync mode).
+    """
+    trace = Trace.objects.select_related("project").filter(pk=trace_pk).first()
+    if trace is None or trace.is_internal:
+        return []
+    spans = [s for s in Span.objects.filter(trace=trace) if not s.is_internal]
+    if not spans:
+        return []
+    span_targets, trace_target = build_targets(spans)
+    span_by_id = {s.span_id: s for s in spans}
+    rules = [r for r in rules_for_project(project=trace.project) if r.status == EvalRule.Status.ACTIVE]
+
+    rule_scores: list[Score] = []
+    for rule in rules:
+        config = rule_config(rule)
+        names = [e for e in rule.evaluators if e in registry.REGISTRY]
+        if not names:
+            continue
+        if not (rule.is_builtin or sampled(trace.trace_id, rule.sample_rate)):
+            continue
+        for target, span in _rule_targets(rule, trace, span_targets, trace_target, span_by_id):
+            for name, result in registry.run_rules(target, config, names).items():
+                evaluator = registry.get(name)
+                if (evaluator.target == "trace") != (span is None):
+                    continue
+                rule_scores.append(
+                    score_record(
+                        trace=trace,
+                        span=span,
+                        evaluator=name,
+                        result=result,
+                        rule=rule,
+                        rubric_version=str(evaluator.version),
+                    )
+                )
+
+    fired = trace_triggers(trace=trace, spans=spans, rule_scores=rule_scores)
+    pending: list[int] = []
+    for rule in rules:
+        judges = [e for e in rule.evaluators if e in JUDGE_EVALUATORS]
+        if not judges:
+            continue
+        if not (sampled(trace.trace_id, rule.sample_rate) or fired & set(rule.triggers)):
+            continue
+        pending += _judge_scores_create(rule, trace, span_targets, trace_target, span_by_id, judges)
+
+    span_write_back(span_pks=[s.pk for s in spans])
+    if judges_inline:
+        for score_pk in pending:
+            judge_score_run(score_pk=score_pk, final_attempt=True)
+    return pending
+
+
+def _rule_targets(rule, trace, span_targets, trace_target, span_by_id):
+    if rule.target == EvalRule.Target.TRACE:
+        return [(trace_target, None)]
+    out = []
+    for target in span_targets:
+        span = span_by_id[target.span_id]
+        if matches(rule.filter, target, service=span.service_name, tags=_span_tags(span)):
+            out.append((target, span))
+    # Trace-level rule evaluators (max_turns, agent metrics) also run under span rules, once per trace.
+    out.append((trace_target, None))
+    return out
+
+
+def _judge_scores_create(rule, trace, span_targets, trace_target, span_by_id, judges) -> list[int]:
+    from evals.judges import JUDGES
+
+    judge = rule_judge(rule)
+    missing = rule_judge_missing(rule)
+    config = rule_config(rule)
+    created = []
+    for target in span_targets:
+        span = span_by_id[target.span_id]
+        if not matches(rule.filter, target, service=span.service_name, tags=_span_tags(span)):
+            continue
+        for name in judges:
+            evaluator = JUDGES[name]
+            if not evaluator.applies(target):
+                continue
+            version = str(evaluator.version_for(config)) if hasattr(evaluator, "version_for") else str(evaluator.version)
+            key = dict(target_key=_target_key(trace, span), evaluator=name, rubric_version=version)
+            key["judge_model"] = judge["model"] or ""
+            if Score.objects.filter(**key).exists():
+                continue
+            status, error = Score.Status.PENDING, ""
+            if missing:
+                status, error = Score.Status.SKIPPED, missing
+            elif judge["model"] and target.model and judge["model"].lower() == target.model.lower():
+                status, error = Score.Status.SKIPPED, "self-judging refused: the judge model produced this span"
+            elif rule.daily_cost_cap is not None and spent_today(rule) >= rule.daily_cost_cap:
+                status, error = Score.Status.SKIPPED, f"skipped for budget: daily cap ${rule.daily_cost_cap:g} reached"
+            try:
+                with transaction.atomic():
+                    score = Score.objects.create(
+                        project_id=trace.project_id,
+                        trace=trace,
+                        span=span,
+                        rule=rule,
+                        source=Score.Source.JUDGE,
+                        status=status,
+                        error=error,
+                        **key,
+                    )
+            except IntegrityError:
+                continue  # a concurrent evaluation created it
+            if status == Score.Status.PENDING:
+                created.append(score.pk)
+    return created
+
+
+# ---------------------------------------------------------------- judges
+
+
+class JudgeRetry(Exception):
+    def __init__(self, countdown: float, reason: str):
+        super().__init__(reason)
+        self.countdown = countdown
+
+
+def judge_score_run(*, score_pk: int, final_attempt: bool = False) -> None:
+    """Run one pending judge score. Raises JudgeRetry when the caller should try again later.
+
+    Fail open: after MAX_JUDGE_ATTEMPTS (or with final_attempt) a retryable failure is recorded as an error
+    with its reason, never as a 0.0. A 401/403 pauses the rule. A malformed reply is an error with the raw
+    reply kept, not retried.
+    """
+    from evals.judge_client import JudgeConfig, JudgeError
+    from evals.judges import JUDGES, judge_sync
+
+    score = Score.objects.select_related("rule", "span", "trace").filter(pk=score_pk).first()
+    if score is None or score.status != Score.Status.PENDING:  # done, skipped or failed for good: nothing to do
+        return
+    rule, span = score.rule, score.span
+    if rule is None or span is None:
+        return
+    if rule.status != EvalRule.Status.ACTIVE:
+        _score_finish(score, EvalResult(status=Score.Status.SKIPPED, error=f"rule paused: {rule.paused_reason}"))
+        return
+    if rule.daily_cost_cap is not None and spent_today(rule) >= rule.daily_cost_cap:
+        _score_finish(
+            score,
+            EvalResult(status=Score.Status.SKIPPED, error=f"skipped for budget: daily cap ${rule.daily_cost_cap:g} reached"),
+        )
+        return
+    judge = rule_judge(rule)
+    evaluator = JUDGES[score.evaluator]
+    config = rule_config(rule)
+    spans = [s for s in Span.objects.filter(trace=score.trace) if not s.is_internal]
+    span_targets, _ = build_targets(spans)
+    target = next(t for t in span_targets if t.span_id == span.span_id)
+
+    cache_key = evaluator.cache_key(target, config, judge["model"])
+    cached = JudgeCacheEntry.objects.filter(key=cache_key).first()
+    if cached is not None:
+        result = EvalResult(**cached.result)
+        result.cost = 0.0  # judged before: nothing spent this time
+        result.details = {**result.details, "cached": True}
+        _score_finish(score, result)
+        return
+
+    Score.objects.filter(pk=score.pk).update(attempts=score.attempts + 1)
+    attempt = score.attempts + 1
+    started = time.monotonic()
+    try:
+        result = judge_sync(
+            score.evaluator,
+            target,
+            config,
+            JudgeConfig(base_url=judge["base_url"], api_key=judge["api_key"] or "none", model=judge["model"]),
+        )
+    except JudgeError as exc:  # failed attempts cost money too: they go to the ledger
+        if getattr(exc, "calls", None):
+            _ledger_record(score=score, rule=rule, result=EvalResult(details={"calls": _calls(exc.calls)}), model=judge["model"])
+        return _judge_failed(exc, score=score, rule=rule, attempt=attempt, final_attempt=final_attempt)
+    result.latency_ms = result.latency_ms or (time.monotonic() - started) * 1000
+    _ledger_record(score=score, rule=rule, result=result, model=judge["model"])
+    if result.status == Score.Status.DONE:
+        JudgeCacheEntry.objects.get_or_create(key=cache_key, defaults={"result": _cacheable(result)})
+    _score_finish(score, result)
+
+
+def _calls(calls) -> list[dict]:
+    return [c if isinstance(c, dict) else asdict(c) for c in calls]
+
+
+def _judge_failed(exc, *, score: Score, rule: EvalRule, attempt: int, final_attempt: bool) -> None:
+    from evals.judge_client import JudgeAuthError, JudgeMalformed, JudgeRetryable
+
+    if isinstance(exc, JudgeRetryable):
+        if final_attempt or attempt >= MAX_JUDGE_ATTEMPTS:
+            _score_finish(
+                score, EvalResult(status=Score.Status.ERROR, error=f"judge unavailable after {attempt} attempt(s): {exc}")
+            )
+            return
+        backoff = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0 ** attempt)
+        Score.objects.filter(pk=score.pk).update(error=f"attempt {attempt} failed, retrying: {exc}")
+        raise JudgeRetry(backoff, str(exc)) from exc
+    if isinstance(exc, JudgeAuthError):
+        reason = f"judge endpoint refused the key ({exc}); rule paused: fix PEEKR_JUDGE_API_KEY and resume it"
+        eval_rule_pause(rule=rule, reason=reason)
+        _score_finish(score, EvalResult(status=Score.Status.ERROR, error=reason))
+    elif isinstance(exc, JudgeMalformed):
+        _score_finish(score, EvalResult(status=Score.Status.ERROR, error=f"malformed judge reply: {exc}", raw=exc.raw))
+    else:
+        _score_finish(score, EvalResult(status=Score.Status.ERROR, error=str(exc)))
+
+
+def _cacheable(result: EvalResult) -> dict:
+    data = asdict(result)
+    data["details"] = {k: v for k, v in data["details"].items() if k != "calls"}
+    return data
+
+
+def _score_finish(score: Score, result: EvalResult) -> None:
+    score.status = result.status
+    score.value = result.value if result.status == Score.Status.DONE else None
+    score.passed = result.passed if result.status == Score.Status.DONE else None
+    score.label = (result.label or "")[:200]
+    score.explanation = result.explanation
+    score.details = result.details
+    score.error = result.error
+    score.raw_reply = result.raw
+    score.cost = result.cost
+    score.latency_ms = result.latency_ms
+    score.save()
+    if score.span_id:
+        span_write_back(span_pks=[score.span_id])
+
+
+def _ledger_record(*, score: Score, rule: EvalRule, result: EvalResult, model: str) -> None:
+    """Write the judge's calls to the cost ledger and trace them as Peekr's own (never evaluated)."""
+    calls = (result.details or {}).get("calls") or [
+        {"model": model, "input_tokens": 0, "output_tokens": 0, "cost": result.cost, "latency_ms": result.latency_ms}
+    ]
+    today = timezone.now().date()
+    JudgeCall.objects.bulk_create(
+        [
+            JudgeCall(
+                project_id=score.project_id,
+                rule=rule,
+                score=score,
+                model=c.get("model") or model,
+                input_tokens=c.get("input_tokens") or 0,
+                output_tokens=c.get("output_tokens") or 0,
+                cost=c.get("cost") or 0.0,
+                latency_ms=c.get("latency_ms") or 0.0,
+                day=today,
+            )
+            for c in calls
+        ]
+    )
+    _trace_judge_calls(score=score, calls=calls, model=model)
+
+
+def _trace_judge_calls(*, score: Score, calls: list[dict], model: str) -> None:
+    import secrets
+
+    from traces.normalize.types import RawSpan
+    from traces.services import spans_ingest
+
+    trace_id = secrets.token_hex(16)
+    now_ns = time.time_ns()
+    total_ms = sum(c.get("latency_ms") or 0.0 for c in calls)
+    root_id = secrets.token_hex(8)
+    start = now_ns - int(total_ms * 1e6)
+    raws = [
+        RawSpan(
+            trace_id=trace_id,
+            span_id=root_id,
+            name=f"peekr.judge {score.evaluator}",
+            start_ns=start,
+            end_ns=now_ns,
+            kind=1,
+            attributes={
+                "peekr.internal": True,
+                "peekr.score_id": score.pk,
+                "peekr.evaluator": score.evaluator,
+                "peekr.judged_span_id": score.span.span_id if score.span else "",
+            },
+            resource={"service.name": "peekr-judge"},
+        )
+    ]
+    cursor = start
+    for c in calls:
+        dur = int((c.get("latency_ms") or 0.0) * 1e6)
+        raws.append(
+            RawSpan(
+                trace_id=trace_id,
+                span_id=secrets.token_hex(8),
+                parent_span_id=root_id,
+                name=f"chat {c.get('model') or model}",
+                start_ns=cursor,
+                end_ns=cursor + dur,
+                kind=3,
+                attributes={
+                    "peekr.internal": True,
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": c.get("model") or model,
+                    "gen_ai.usage.input_tokens": c.get("input_tokens") or 0,
+                    "gen_ai.usage.output_tokens": c.get("output_tokens") or 0,
+                },
+                resource={"service.name": "peekr-judge"},
+            )
+        )
+        cursor += dur
+    spans_ingest(project=score.project, raws=raws)
+
+
+def dead_letters(*, project: Project):
+    """Judge evaluations that failed for good: listed, and retryable by hand."""
+    return Score.objects.filter(project=project, source=Score.Source.JUDGE, status=Score.Status.ERROR).order_by(
+        "-updated_at"
+    )
+
+
+def score_retry(*, score: Score) -> None:
+    Score.objects.filter(pk=score.pk).update(status=Score.Status.PENDING, attempts=0, error="")
+    from evals.tasks import run_judge
+
+    transaction.on_commit(lambda: run_judge.delay(score.pk))
+
+
+# ---------------------------------------------------------------- feedback and guard
+
+
+def feedback_record(
+    *, trace: Trace, kind: str, comment: str = "", edited_output: str = "", user_id: str = ""
+) -> Feedback:
+    """Record a user signal; thumbs-down re-evaluates the trace (an always-evaluate trigger)."""
+    fb = Feedback.objects.create(
+        project_id=trace.project_id,
+        trace=trace,
+        kind=kind,
+        comment=comment,
+        edited_output=edited_output,
+        user_id=user_id,
+    )
+    score_record(
+        trace=trace,
+        span=None,
+        evaluator=f"feedback:{kind}:{fb.pk}",
+        result=EvalResult(
+            value={"thumbs_up": 1.0, "thumbs_down": 0.0}.get(kind),
+            passed={"thumbs_up": True, "thumbs_down": False}.get(kind),
+            label=kind,
+            explanation=comment,
+        ),
+        source=Score.Source.FEEDBACK,
+    )
+    if kind == Feedback.Kind.THUMBS_DOWN and trace.completed_at is not None:
+        from evals.tasks import evaluate_trace
+
+        transaction.on_commit(lambda: evaluate_trace.delay(trace.pk))
+    return fb
+
+
+def guard_check(*, project: Project, output: str, input: str = "", context: list[str] | None = None,
+                tool_name: str = "", span_name: str = "", kind: str = "llm") -> dict:  # fmt: skip
+    """Run the project's rule evaluators on a candidate output, synchronously: pass, or block with reasons."""
+    builtin = next(r for r in rules_for_project(project=project) if r.is_builtin)
+    config = rule_config(builtin)
+    target = EvalTarget(
+        name=span_name or "guard",
+        kind=kind,
+        input_text=input,
+        output_text=output,
+        output_messages=[{"role": "assistant", "content": output}],
+        context=context or [],
+        documents=[{"id": str(i), "content": c} for i, c in enumerate(context or [])],
+        tool_name=tool_name,
+        status="ok",
+    )
+    target.spans = [target]
+    names = [e for e in builtin.evaluators if e in registry.REGISTRY and registry.get(e).target == "span"]
+    results = registry.run_rules(target, config, names)
+    failures = {n: r for n, r in results.items() if r.passed is False}
+    return {
+        "action": "block" if failures else "pass",
+        "reasons": [f"{n}: {r.explanation or r.label}" for n, r in failures.items()],
+        "results": {
+            n: {"passed": r.passed, "value": r.value, "label": r.label, "explanation": r.explanation}
+            for n, r in results.items()
+        },
+    }
+
+
+def on_trace_complete(trace_pk: int) -> None:
+    """traces' completion hook: evaluation runs in its own task, after the trace settled."""
+    from evals.tasks import evaluate_trace
+
+    evaluate_trace.delay(trace_pk)
+
+
+def judge_cost_projection(*, rule: EvalRule, days: int = 7) -> dict:
+    """Judge cost so far, and a monthly projection at the current traffic and sampling rate."""
+    since = timezone.now() - timedelta(days=days)
+    spent = JudgeCall.objects.filter(rule=rule).aggregate(s=Sum("cost"))["s"] or 0.0
+    judged = Score.objects.filter(rule=rule, source=Score.Source.JUDGE, status=Score.Status.DONE)
+    n_judged = judged.count()
+    per_score = (spent / n_judged) if n_judged else None
+    traces_per_day = Trace.objects.filter(project=rule.project, is_internal=False, start_time__gte=since).count() / days
+    judges = len([e for e in rule.evaluators if e in JUDGE_EVALUATORS])
+    monthly = traces_per_day * rule.sample_rate * judges * per_score * 30 if per_score is not None else None
+    return {
+        "spent": spent,
+        "judged": n_judged,
+        "cost_per_score": per_score,
+        "traces_per_day": traces_per_day,
+        "monthly": monthly,
+    }

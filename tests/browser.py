@@ -1,0 +1,42 @@
+"""Headless Chromium for the page tests: Debian's /usr/bin/chromium driven by Playwright's sync API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# No sandbox (containers run as root), and nothing that phones home or updates itself during a test.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # git-ignored
+
+
+@contextmanager
+def browser_page(*, width: int = 1440, height: int = 900, javascript: bool = True) -> Iterator[Page]:
+    """A fresh page in a fresh headless browser; closed (with the browser) on exit."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height}, java_script_enabled=javascript)
+            context.set_default_timeout(10_000)
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
+    """Save a screenshot under test-artifacts/ and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
