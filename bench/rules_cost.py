@@ -11,13 +11,15 @@ three context documents, a 30 s timeout, allowed tools and a JSON Schema set for
 span (tool_failure, tool_allowed, json_valid for prose) only pay for ``applies()``.
 
 Each run gets a fresh copy of the answer text, so no per-text cache carries over from one run to the next.
-It prints the mean and p99 per span (target: under 1 ms for all rules together) and each rule's share;
-it never asserts on them.
+It prints the mean, median and p99 per span, in wall time and in this thread's CPU time (the rules' own
+cost: on a loaded machine the wall-time p99 is mostly the scheduler's preemptions), the target being under
+1 ms for all rules together, and each rule's share. It never asserts on them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -161,12 +163,15 @@ def main() -> None:
     for i in range(500):  # warm-up: regex and validator caches, branch predictors
         run_rules(pool[i % len(pool)], cfg, BUILTIN_RULES)
 
-    per_span: list[float] = []
+    wall: list[float] = []
+    cpu: list[float] = []  # this thread's CPU time: what the rules cost, whatever else the machine runs
     for i in range(runs):
         target = pool[i % len(pool)]
-        t0 = time.perf_counter_ns()
+        c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
         run_rules(target, cfg, BUILTIN_RULES)
-        per_span.append((time.perf_counter_ns() - t0) / 1000)
+        t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
+        wall.append((t1 - t0) / 1000)
+        cpu.append((c1 - c0) / 1000)
 
     per_rule: dict[str, list[float]] = {name: [] for name in BUILTIN_RULES}
     for i in range(min(runs, 5_000)):
@@ -178,9 +183,10 @@ def main() -> None:
                 evaluator.evaluate(target, cfg)
             per_rule[name].append((time.perf_counter_ns() - t0) / 1000)
 
-    mean, p99 = statistics.fmean(per_span), percentile(per_span, 0.99)
     input_bytes = sum(len(m["content"].encode()) for m in base.input_messages)
-    print(f"rules cost: {platform.python_implementation()} {platform.python_version()} on {platform.machine()}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"rules cost: {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, load average {load}")  # fmt: skip
     print(
         f"span: llm, {input_bytes:,} B of input messages, {len(ANSWER)}-char answer, {len(DOCUMENTS)} documents; "
         f"{len(BUILTIN_RULES)} built-in rules, {len(first)} apply: {', '.join(sorted(first))}"
@@ -188,16 +194,24 @@ def main() -> None:
     for name, result in first.items():
         print(f"  {name:<20} {result.label:<20} {result.explanation}")
     print()
-    print(f"{'rule':<20} {'mean µs':>9} {'p99 µs':>9}")
+    print(f"{'rule (wall time)':<20} {'mean µs':>9} {'p50 µs':>9}")
     print("-" * 40)
-    for name, values in sorted(per_rule.items(), key=lambda kv: -statistics.fmean(kv[1])):
-        print(f"{name:<20} {statistics.fmean(values):>9.1f} {percentile(values, 0.99):>9.1f}")
-    print("-" * 40)
-    print(f"{'run_rules (all)':<20} {mean:>9.1f} {p99:>9.1f}   over {runs:,} spans")
+    for name, values in sorted(per_rule.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(f"{name:<20} {statistics.fmean(values):>9.1f} {statistics.median(values):>9.1f}")
     print()
+    print(f"{'run_rules, all rules':<22} {'mean µs':>9} {'p50 µs':>9} {'p99 µs':>9}   over {runs:,} spans")
+    print("-" * 62)
+    for label, values in (("wall time", wall), ("thread CPU time", cpu)):
+        print(
+            f"{label:<22} {statistics.fmean(values):>9.1f} {statistics.median(values):>9.1f} "
+            f"{percentile(values, 0.99):>9.1f}"
+        )
+    print()
+    mean, p99 = statistics.fmean(cpu), percentile(cpu, 0.99)
     verdict = "meets" if p99 < TARGET_US else "MISSES"
     print(
-        f"all built-in rules on one span: mean {mean:.0f} µs, p99 {p99:.0f} µs ({verdict} the {TARGET_US:.0f} µs target)"
+        f"all built-in rules on one span: mean {mean:.0f} µs, p99 {p99:.0f} µs of CPU ({verdict} the "
+        f"{TARGET_US:.0f} µs target); wall p99 {percentile(wall, 0.99):.0f} µs at this load"
     )
 
 

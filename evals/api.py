@@ -93,10 +93,14 @@ def guard(request, payload: GuardIn):
 
 @router.get("/dead-letters", response=list[ScoreOut], summary="Judge evaluations that failed for good")
 def list_dead_letters(request, limit: int = 100):
-    return [score_out(s) for s in services.dead_letters(project=request.project).select_related("trace", "span")[:limit]]
+    return [
+        score_out(s) for s in services.dead_letters(project=request.project).select_related("trace", "span")[:limit]
+    ]
 
 
-@router.post("/dead-letters/{score_id}/retry", response={202: ScoreOut, 404: Error}, summary="Retry a failed evaluation")
+@router.post(
+    "/dead-letters/{score_id}/retry", response={202: ScoreOut, 404: Error}, summary="Retry a failed evaluation"
+)
 def retry_dead_letter(request, score_id: int):
     score = get_object_or_404(Score, pk=score_id, project=request.project, status=Score.Status.ERROR)
     services.score_retry(score=score)

@@ -48,7 +48,11 @@ class EvalRuleForm(forms.Form):
     filter_service = forms.CharField(required=False, max_length=200)
     filter_tags = forms.CharField(required=False, max_length=500, help_text="Comma-separated; any one matches")
     # Choices are filled in __init__: evaluator modules register themselves when imported.
-    evaluators = forms.MultipleChoiceField(choices=(), widget=forms.CheckboxSelectMultiple)
+    evaluators = forms.MultipleChoiceField(
+        choices=(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Rule evaluators run in microseconds on every match; LLM judges call the judge model and cost money.",
+    )
     sample_rate = forms.FloatField(
         min_value=0,
         max_value=100,
@@ -64,7 +68,9 @@ class EvalRuleForm(forms.Form):
         help_text="Always evaluate a trace when one of these fires, whatever the sample rate.",
     )
     judge_model = forms.CharField(required=False, max_length=200, help_text="Empty: PEEKR_JUDGE_MODEL")
-    judge_base_url = forms.CharField(required=False, max_length=500, help_text="Empty: PEEKR_JUDGE_BASE_URL")
+    judge_base_url = forms.CharField(
+        required=False, max_length=500, label="Judge base URL", help_text="Empty: PEEKR_JUDGE_BASE_URL"
+    )
     daily_cost_cap = forms.FloatField(
         required=False,
         min_value=0,
@@ -89,6 +95,7 @@ class EvalRuleForm(forms.Form):
     max_turns = forms.IntegerField(required=False, min_value=1, help_text="For the max_turns evaluator")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["evaluators"].choices = _evaluator_choices()
 
@@ -138,7 +145,9 @@ class EvalRuleForm(forms.Form):
             else:
                 threshold = data.get("rubric_pass_threshold")
                 if threshold is not None and not low <= threshold <= high:
-                    self.add_error("rubric_pass_threshold", f"The pass threshold must lie on the scale ({low}..{high}).")
+                    self.add_error(
+                        "rubric_pass_threshold", f"The pass threshold must lie on the scale ({low}..{high})."
+                    )
         return data
 
     def rule_fields(self, config: dict | None = None) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from pydantic import Field
 class EvalRuleIn(Schema):
     name: str
     evaluators: list[str]
-    filter: dict[str, Any] = Field(default_factory=dict, description='e.g. {"kind": "llm", "name": "chat*", "model": "gpt-4o*"}')
+    filter: dict[str, Any] = Field(
+        default_factory=dict, description='e.g. {"kind": "llm", "name": "chat*", "model": "gpt-4o*"}'
+    )
     target: Literal["span", "trace"] = "span"
     sample_rate: float = Field(1.0, ge=0.0, le=1.0)
     triggers: list[str] = Field(default_factory=list, description="evaluate regardless of sampling when these fire")

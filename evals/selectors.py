@@ -9,9 +9,7 @@ from evals.models import EvalRule, JudgeCall, Score
 
 def scores_for_traces(*, trace_pks: list[int]) -> list[dict]:
     rows = Score.objects.filter(trace_id__in=trace_pks).select_related("trace", "span").order_by("trace_id", "pk")
-    return [
-        {**s.as_dict(), "trace_id": s.trace.trace_id, "span_id": s.span.span_id if s.span else None} for s in rows
-    ]
+    return [{**s.as_dict(), "trace_id": s.trace.trace_id, "span_id": s.span.span_id if s.span else None} for s in rows]
 
 
 def rule_stats(*, rule: EvalRule) -> dict:
@@ -95,3 +93,23 @@ def rule_latest_scores(*, rule: EvalRule, limit: int = 50) -> list[Score]:
         .order_by("-created_at", "-pk")[:limit]
     )  # fmt: skip
 
+
+def rule_execution_stats(*, rule: EvalRule) -> dict:
+    """rule_stats' figures (executions by status, pass rate, judge cost so far) for the Evaluations pages.
+
+    Its aggregates are aliased apart from the model's fields: an aggregate named "passed" would be what a later
+    filter on the field passed refers to (Django raises FieldError).
+    """
+    agg = Score.objects.filter(rule=rule).aggregate(
+        pending=Count("id", filter=Q(status=Score.Status.PENDING)),
+        done=Count("id", filter=Q(status=Score.Status.DONE)),
+        error=Count("id", filter=Q(status=Score.Status.ERROR)),
+        skipped=Count("id", filter=Q(status=Score.Status.SKIPPED)),
+        n_passed=Count("id", filter=Q(status=Score.Status.DONE, passed=True)),
+        n_judged=Count("id", filter=Q(status=Score.Status.DONE, passed__isnull=False)),
+        mean=Avg("value", filter=Q(status=Score.Status.DONE)),
+    )
+    agg["passed"], agg["judged"] = agg.pop("n_passed"), agg.pop("n_judged")
+    agg["pass_rate"] = agg["passed"] / agg["judged"] if agg["judged"] else None
+    agg["cost"] = JudgeCall.objects.filter(rule=rule).aggregate(s=Sum("cost"))["s"] or 0.0
+    return agg

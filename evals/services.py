@@ -437,7 +437,9 @@ def _judge_scores_create(rule, trace, span_targets, trace_target, span_by_id, ju
             evaluator = JUDGES[name]
             if not evaluator.applies(target):
                 continue
-            version = str(evaluator.version_for(config)) if hasattr(evaluator, "version_for") else str(evaluator.version)
+            version = (
+                str(evaluator.version_for(config)) if hasattr(evaluator, "version_for") else str(evaluator.version)
+            )
             key = dict(target_key=_target_key(trace, span), evaluator=name, rubric_version=version)
             key["judge_model"] = judge["model"] or ""
             if Score.objects.filter(**key).exists():
@@ -499,7 +501,9 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False) -> None:
     if rule.daily_cost_cap is not None and spent_today(rule) >= rule.daily_cost_cap:
         _score_finish(
             score,
-            EvalResult(status=Score.Status.SKIPPED, error=f"skipped for budget: daily cap ${rule.daily_cost_cap:g} reached"),
+            EvalResult(
+                status=Score.Status.SKIPPED, error=f"skipped for budget: daily cap ${rule.daily_cost_cap:g} reached"
+            ),
         )
         return
     judge = rule_judge(rule)
@@ -518,8 +522,8 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False) -> None:
         _score_finish(score, result)
         return
 
-    Score.objects.filter(pk=score.pk).update(attempts=score.attempts + 1)
-    attempt = score.attempts + 1
+    attempt = score.attempts = score.attempts + 1
+    Score.objects.filter(pk=score.pk).update(attempts=attempt)
     started = time.monotonic()
     try:
         result = judge_sync(
@@ -530,7 +534,9 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False) -> None:
         )
     except JudgeError as exc:  # failed attempts cost money too: they go to the ledger
         if getattr(exc, "calls", None):
-            _ledger_record(score=score, rule=rule, result=EvalResult(details={"calls": _calls(exc.calls)}), model=judge["model"])
+            _ledger_record(
+                score=score, rule=rule, result=EvalResult(details={"calls": _calls(exc.calls)}), model=judge["model"]
+            )
         return _judge_failed(exc, score=score, rule=rule, attempt=attempt, final_attempt=final_attempt)
     result.latency_ms = result.latency_ms or (time.monotonic() - started) * 1000
     _ledger_record(score=score, rule=rule, result=result, model=judge["model"])
@@ -549,10 +555,11 @@ def _judge_failed(exc, *, score: Score, rule: EvalRule, attempt: int, final_atte
     if isinstance(exc, JudgeRetryable):
         if final_attempt or attempt >= MAX_JUDGE_ATTEMPTS:
             _score_finish(
-                score, EvalResult(status=Score.Status.ERROR, error=f"judge unavailable after {attempt} attempt(s): {exc}")
+                score,
+                EvalResult(status=Score.Status.ERROR, error=f"judge unavailable after {attempt} attempt(s): {exc}"),
             )
             return
-        backoff = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0 ** attempt)
+        backoff = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0**attempt)
         Score.objects.filter(pk=score.pk).update(error=f"attempt {attempt} failed, retrying: {exc}")
         raise JudgeRetry(backoff, str(exc)) from exc
     if isinstance(exc, JudgeAuthError):
@@ -664,6 +671,24 @@ def _trace_judge_calls(*, score: Score, calls: list[dict], model: str) -> None:
         )
         cursor += dur
     spans_ingest(project=score.project, raws=raws)
+
+
+def judge_requeue_stale(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Re-enqueue judge scores left pending: a message lost with a killed worker (the filesystem broker has no
+    redelivery) or a broker outage must not lose a score. A duplicate delivery is harmless: one score."""
+    from evals.tasks import run_judge
+
+    stale = list(
+        Score.objects.filter(
+            status=Score.Status.PENDING, source=Score.Source.JUDGE, updated_at__lt=timezone.now() - older_than
+        )
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for pk in stale:
+        Score.objects.filter(pk=pk).update(updated_at=timezone.now())
+        run_judge.delay(pk)
+    return len(stale)
 
 
 def dead_letters(*, project: Project):

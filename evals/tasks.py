@@ -21,3 +21,9 @@ def run_judge(self, score_pk: int) -> None:
         services.judge_score_run(score_pk=score_pk)
     except services.JudgeRetry as retry:
         raise self.retry(countdown=retry.countdown) from None
+
+
+@shared_task(name="evals.requeue_stale", soft_time_limit=60, time_limit=90)
+def requeue_stale() -> int:
+    """Beat: judge scores pending for too long are enqueued again."""
+    return services.judge_requeue_stale()

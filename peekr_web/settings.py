@@ -205,4 +205,5 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "settle-sweep": {"task": "traces.settle_sweep", "schedule": env_float("PEEKR_SETTLE_SWEEP_SECONDS", 30.0)},
+    "judge-requeue-stale": {"task": "evals.requeue_stale", "schedule": 60.0},
 }

@@ -3,7 +3,6 @@ import os
 import pytest
 
 
-
 @pytest.fixture
 def owner(db):
     from tests.base import make_user
@@ -74,32 +73,38 @@ def celery_worker_process(subprocess_env):
     import sys
     import time
 
+    from django.conf import settings
+
     from peekr_web.celery import app
 
     app.control.purge()  # messages left by earlier runs would only add noise
+    # The log goes to a file: an unread pipe fills up and blocks the worker mid-task.
+    log_path = settings.DATA_DIR / f"worker-{os.getpid()}-{time.monotonic_ns()}.log"
+    log_file = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "peekr_web", "worker", "--concurrency", "2", "--loglevel", "INFO",
          "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
         env=subprocess_env,
-        stdout=subprocess.PIPE,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
-        text=True,
     )  # fmt: skip
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited early:\n{proc.stdout.read()}")
+            raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()[-5000:]}")
         if app.control.ping(timeout=0.5):
             break
     else:
         proc.kill()
         raise RuntimeError("celery worker did not answer ping within 60 s")
+    proc.log_path = log_path
     yield proc
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log_file.close()
 
 
 @pytest.fixture(autouse=True)

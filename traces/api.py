@@ -34,7 +34,26 @@ def trace_out(trace: Trace) -> dict:
     }
 
 
-TRACE_FIELDS = ["trace_id", "name", "start_time", "end_time", "duration_ms", "span_count", "error_count", "input_tokens", "output_tokens", "total_tokens", "cost", "status", "session_id", "user_id", "service_name", "release", "input_preview", "output_preview"]
+TRACE_FIELDS = [
+    "trace_id",
+    "name",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "span_count",
+    "error_count",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost",
+    "status",
+    "session_id",
+    "user_id",
+    "service_name",
+    "release",
+    "input_preview",
+    "output_preview",
+]
 
 
 def span_out(span: Span) -> dict:
@@ -56,7 +75,35 @@ def span_out(span: Span) -> dict:
     }
 
 
-SPAN_FIELDS = ["span_id", "name", "kind", "provider", "model", "input_messages", "output_messages", "documents", "input_tokens", "output_tokens", "total_tokens", "cost", "ttft_ms", "start_time", "end_time", "duration_ms", "status", "error", "session_id", "user_id", "service_name", "release", "model_version", "prompt_version", "is_internal", "sdk_scores", "attributes"]
+SPAN_FIELDS = [
+    "span_id",
+    "name",
+    "kind",
+    "provider",
+    "model",
+    "input_messages",
+    "output_messages",
+    "documents",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost",
+    "ttft_ms",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "status",
+    "error",
+    "session_id",
+    "user_id",
+    "service_name",
+    "release",
+    "model_version",
+    "prompt_version",
+    "is_internal",
+    "sdk_scores",
+    "attributes",
+]
 
 
 @router.get("", response=TraceListOut, summary="List traces")

@@ -256,11 +256,11 @@ USERS = ["user-0451", "user-0977", "user-1300", "user-1865", "user-2470", "user-
 
 # city -> (now: temperature °C, conditions), weekend forecast
 WEATHER = {
-    "Paris": ((14, "light rain"), [("Sat", "showers", 13), ("Sun", "cloudy", 16)]),
-    "Lisbon": ((22, "sunny"), [("Sat", "sunny", 24), ("Sun", "sunny", 25)]),
-    "Berlin": ((9, "overcast"), [("Sat", "rain", 8), ("Sun", "cloudy", 10)]),
-    "Tokyo": ((18, "clear"), [("Sat", "clear", 19), ("Sun", "rain", 17)]),
-    "Toronto": ((3, "snow flurries"), [("Sat", "snow", -1), ("Sun", "sunny", 2)]),
+    "Paris": ((14, "light rain"), [("Saturday", "showers", 13), ("Sunday", "cloudy", 16)]),
+    "Lisbon": ((22, "sunny"), [("Saturday", "sunny", 24), ("Sunday", "sunny", 25)]),
+    "Berlin": ((9, "overcast"), [("Saturday", "rain", 8), ("Sunday", "cloudy", 10)]),
+    "Tokyo": ((18, "clear"), [("Saturday", "clear", 19), ("Sunday", "rain", 17)]),
+    "Toronto": ((3, "snow flurries"), [("Saturday", "snow", -1), ("Sunday", "sunny", 2)]),
 }
 WET = ("rain", "showers", "snow")
 

@@ -90,8 +90,8 @@ def _wants_sync(request: HttpRequest) -> bool:
 
 def _evaluate_now(trace_pks: list[int]) -> list[dict]:
     """Sync mode, for scripts and tests: evaluate the batch's traces now (judges included) and return the scores."""
-    from evals.services import trace_evaluate
     from evals.selectors import scores_for_traces
+    from evals.services import trace_evaluate
 
     for pk in trace_pks:
         trace_evaluate(trace_pk=pk, judges_inline=True)

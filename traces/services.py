@@ -386,9 +386,7 @@ def trace_settle(*, trace_pk: int, now: datetime | None = None) -> float | None:
     """
     now = now or timezone.now()
     quiet = timedelta(seconds=settings.PEEKR_TRACE_QUIET_SECONDS)
-    trace = (
-        Trace.objects.filter(pk=trace_pk).values("completed_at", "last_span_at", "root_ended", "end_marker").first()
-    )
+    trace = Trace.objects.filter(pk=trace_pk).values("completed_at", "last_span_at", "root_ended", "end_marker").first()
     if trace is None or trace["completed_at"] is not None:
         return None
     idle = now - trace["last_span_at"]

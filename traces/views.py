@@ -19,6 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
+from evals import selectors as eval_selectors
+from evals.services import evaluator_names
 from traces import selectors
 from traces.models import Membership
 from traces.services import api_key_create, api_key_revoke
@@ -110,6 +112,27 @@ class TraceFilterForm(forms.Form):
         required=False,
         choices=[("", "Errors: any"), ("true", "Has errors"), ("false", "No errors")],
     )
+    # --- evals: score filters (a trace with one done score meeting all of them) ---
+    evaluator = forms.ChoiceField(required=False, choices=())
+    failed = forms.BooleanField(required=False, label="Failed only")
+    score_below = forms.FloatField(
+        required=False, widget=forms.NumberInput(attrs={"placeholder": "Score below", "step": "any"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["evaluator"].choices = [("", "Any evaluator")] + [(n, n) for n in evaluator_names()]
+
+    def score_filter(self, project):
+        data = self.cleaned_data
+        evaluator, failed, below = data.get("evaluator") or "", bool(data.get("failed")), data.get("score_below")
+        if not (evaluator or failed or below is not None):
+            return None
+        return eval_selectors.trace_pks_matching_scores(
+            project=project, evaluator=evaluator, failed=failed, below=below
+        )
+
+    # --- end evals ---
 
     ADVANCED = ("start_after", "start_before", "session_id", "user_id", "service", "min_duration_ms")
 
@@ -139,7 +162,7 @@ class TraceFilterForm(forms.Form):
     @property
     def is_filtered(self) -> bool:
         return any(
-            value not in (None, "") and not (name == "range" and value == "all")
+            value not in (None, "") and value is not False and not (name == "range" and value == "all")
             for name, value in self.cleaned_data.items()
         )
 
@@ -156,8 +179,15 @@ def trace_list(request: HttpRequest, project_id: int) -> HttpResponse:
     project = membership.project
     form = TraceFilterForm(request.GET)
     filters = form.to_filters(timezone.now())
+    filters.pk_in = form.score_filter(project)  # evals: score filters, as a subquery
     cursor = request.GET.get("cursor", "")
-    page = selectors.trace_page(project=project, filters=filters, cursor=cursor, limit=TRACES_PER_PAGE)
+    page = selectors.trace_page(
+        project=project,
+        filters=filters,
+        cursor=cursor,
+        limit=TRACES_PER_PAGE,
+        annotate=eval_selectors.trace_score_annotations(),  # evals: the Scores column, in the same query
+    )
     # Only an empty first page asks whether the project has any trace at all (the onboarding state).
     empty_project = not page.items and not cursor and not selectors.project_has_traces(project=project)
     context = {

@@ -4,7 +4,7 @@ Rule. Under one parent, take the children that wait on something outside the pro
 retriever, reranker, tool, guardrail, evaluator spans, and span/chain/agent wrappers that contain one), that
 finished and did not fail (failed calls are the retry-storm detector's), ordered by start. A group is sequential
 when each member started at or after the previous one ended, give or take ``JITTER_MS`` or ``JITTER_FRACTION``
-of the shorter duration, and no member depends on an earlier one (``TraceIndex.uses``, ``sibling_deps``):
+of the shorter duration, and no member depends on an earlier one (``TraceIndex.sibling_deps``):
 
 - its input, its descendants' included, contains no distinctive piece of an earlier output: the first or last
   200 normalised (lowercased, whitespace-collapsed) characters of an output of at least 20 characters;
@@ -109,7 +109,10 @@ def _is_candidate(index: TraceIndex, s: SpanView) -> bool:
 
 def _bounds(index: TraceIndex, it: Iteration) -> tuple[float, float]:
     # Candidates are in start order and all have an end.
-    return it[0].start_ms, max(index.end(s) or s.start_ms for s in it)
+    first = it[0]
+    if len(it) == 1:
+        return first.start_ms, index.end(first) or first.start_ms
+    return first.start_ms, max(index.end(s) or s.start_ms for s in it)
 
 
 def _after(index: TraceIndex, prev: Iteration, nxt: Iteration) -> bool:

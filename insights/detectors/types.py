@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -229,6 +230,12 @@ class TraceIndex:
     """
 
     def __init__(self, spans: Iterable[SpanView]) -> None:
+        spans = [
+            s
+            if s.attributes is not None and s.input_messages is not None
+            else replace(s, attributes=s.attributes or {}, input_messages=s.input_messages or ())
+            for s in spans
+        ]
         self.spans: list[SpanView] = sorted(spans, key=lambda s: (s.start_ms, s.span_id))
         self.by_id: dict[str, SpanView] = {s.span_id: s for s in self.spans}
         # Keyed by parent id, even when that parent never arrived: its children are still siblings.
@@ -432,32 +439,6 @@ class TraceIndex:
 
     # Dependencies between siblings
 
-    def uses(self, later: SpanView, earlier: SpanView) -> bool:
-        """Whether the later span (with its descendants) directly used the earlier one's work.
-
-        It did when its input contains a distinctive piece of an earlier output; when one of its calls continues
-        an earlier call's conversation (an agent step); when it is a tool the earlier call asked for by name; or
-        when it repeats the earlier span's exact input (a retry or a duplicate: not independent work).
-        """
-        chunks = self.tree_chunks(earlier)
-        if chunks:
-            text = self.tree_input(later)
-            if text and any(chunk in text for chunk in chunks):
-                return True
-            if later.tool_name and self.has_llm[earlier.span_id]:
-                called = self.norm(later.tool_name) + "("
-                if any(called in chunk for chunk in chunks):
-                    return True
-        later_calls = self.tree_calls(later)
-        if later_calls:
-            earlier_calls = self.tree_calls(earlier)
-            if earlier_calls and any(self.continues(b, a) for b in later_calls for a in earlier_calls):
-                return True
-        if self.ops[later.span_id] == self.ops[earlier.span_id]:
-            own = self.input_parts(later)
-            return bool(own) and own == self.input_parts(earlier)
-        return False
-
     def depends(self, later: SpanView, earlier: SpanView) -> bool:
         """Whether the later sibling needed the earlier one's work, directly or through siblings between them."""
         return earlier.span_id in self.sibling_deps(later)
@@ -466,35 +447,110 @@ class TraceIndex:
         return any(e.span_id in self.sibling_deps(s) for s in later for e in earlier)
 
     def sibling_deps(self, s: SpanView) -> frozenset[str]:
-        """The earlier siblings this span depends on, transitively: it used one that used another...
+        """The earlier siblings this span depends on, transitively (it used one that used another...).
 
-        A tool also depends on the sibling just before it when that one called a model: the model asked for
-        the tool. Computed for all the parent's children at once, newest dependency first, so a chain (an agent
-        loop) costs one check per step.
+        A span directly uses an earlier sibling that had ended when it started when:
+
+        - its input, its descendants' included, contains a distinctive piece of the earlier one's outputs (the
+          first or last 200 normalised characters of an output of at least 20 characters, descendants' too);
+        - one of its calls continues a call of the earlier one: re-sends all its messages and adds more;
+        - it repeats the earlier one's exact input with the same operation (a retry, a duplicate);
+        - it is a tool, and the earlier one called a model whose output names it ("get_weather("), or is the
+          sibling just before it and called a model: the model asked for the tool.
+
+        Computed for all the parent's children at once: a sibling list of independent calls is where this is
+        asked the most, so the checks are done in bulk (one search per output piece over all later inputs, dict
+        lookups for conversations and repeats) rather than pair by pair.
         """
         found = self._deps.get(s.span_id)
-        if found is not None:
-            return found
-        siblings = self.children.get(s.parent_span_id, ())
-        # Only up to this span: later siblings cannot be its input, and most of them are never asked about.
-        for j, later in enumerate(siblings):
-            if later.span_id in self._deps or self.end(later) is None:
-                continue
-            deps: set[str] = set()
-            nearest = True
-            for earlier in reversed(siblings[:j]):
-                earlier_end = self.end(earlier)
-                if earlier_end is None or earlier_end > later.start_ms + JITTER_MS:
-                    continue  # still running when the later one started: not its input
-                asked = nearest and bool(later.tool_name or later.kind == "tool") and self.has_llm[earlier.span_id]
-                nearest = False
-                if earlier.span_id not in deps and (asked or self.uses(later, earlier)):
-                    deps.add(earlier.span_id)
-                    deps |= self._deps.get(earlier.span_id, frozenset())
-            self._deps[later.span_id] = frozenset(deps)
-            if later is s:
+        if found is None:
+            self._sibling_deps_of(s.parent_span_id)
+            found = self._deps.get(s.span_id, frozenset())
+        return found
+
+    def _sibling_deps_of(self, parent_id: str | None) -> None:
+        siblings = [x for x in self.children.get(parent_id, ()) if self.end(x) is not None]
+        n = len(siblings)
+        starts = [x.start_ms + JITTER_MS for x in siblings]  # an earlier sibling must have ended by then
+        ends = [self.end(x) or x.start_ms for x in siblings]
+        direct: list[set[int]] = [set() for _ in siblings]
+
+        def link(later: int, earlier: int) -> None:
+            if earlier < later and ends[earlier] <= starts[later]:
+                direct[later].add(earlier)
+
+        # Output pieces found in later inputs: one search per piece over every later sibling's input.
+        texts = [self.tree_input(x) for x in siblings]
+        offsets, joined = [], []
+        position = 0
+        for text in texts:
+            offsets.append(position)
+            joined.append(text)
+            position += len(text) + 1
+        haystack = "\x00".join(joined)
+        chunks = [self.tree_chunks(x) for x in siblings]
+        for i, pieces in enumerate(chunks):
+            if i + 1 >= n:
                 break
-        return self._deps.get(s.span_id, frozenset())
+            for piece in pieces:
+                at = haystack.find(piece, offsets[i + 1])
+                while at != -1:
+                    j = bisect_right(offsets, at) - 1
+                    link(j, i)
+                    if j + 1 >= n:
+                        break
+                    at = haystack.find(piece, offsets[j + 1])
+
+        # Conversations continued: a later call's messages start with all of an earlier call's messages.
+        owners: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        for i, x in enumerate(siblings):
+            for call in self.tree_calls(x):
+                key = self.message_key(call)
+                if key:
+                    owners.setdefault(key, []).append(i)
+        if owners:
+            for j, x in enumerate(siblings):
+                for call in self.tree_calls(x):
+                    key = self.message_key(call)
+                    for size in range(1, len(key)):
+                        for i in owners.get(key[:size], ()):
+                            link(j, i)
+
+        # The same input again, same operation.
+        repeats: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+        for i, x in enumerate(siblings):
+            parts = self.input_parts(x)
+            if parts:
+                repeats.setdefault((self.ops[x.span_id], parts), []).append(i)
+        for same in repeats.values():
+            for k, j in enumerate(same):
+                for i in same[:k]:
+                    link(j, i)
+
+        # Tools asked for by a model call.
+        for j, x in enumerate(siblings):
+            if not (x.tool_name or x.kind == "tool"):
+                continue
+            called = self.norm(x.tool_name) + "(" if x.tool_name else ""
+            nearest = True
+            for i in range(j - 1, -1, -1):
+                if ends[i] > starts[j]:
+                    continue
+                if self.has_llm[siblings[i].span_id] and (
+                    nearest or (called and any(called in piece for piece in chunks[i]))
+                ):
+                    link(j, i)
+                nearest = False
+
+        closure: list[set[int]] = []
+        for j in range(n):
+            deps: set[int] = set()
+            for i in sorted(direct[j], reverse=True):
+                if i not in deps:
+                    deps.add(i)
+                    deps |= closure[i]
+            closure.append(deps)
+            self._deps[siblings[j].span_id] = frozenset(siblings[i].span_id for i in deps)
 
     @property
     def language(self) -> str:
@@ -502,7 +558,7 @@ class TraceIndex:
         if self._language is None:
             self._language = ""
             for s in self.spans:
-                attrs = s.attributes
+                attrs = s.attributes or {}
                 lang = str(attrs.get("telemetry.sdk.language") or attrs.get("process.runtime.name") or "").lower()
                 if lang in ("python", "cpython", "pypy"):
                     self._language = "python"

@@ -48,7 +48,9 @@ def test_create_list_update_pause_and_delete_a_rule(client, project, api_key, se
 def test_bad_rules_are_refused_with_a_reason(client, project, api_key):
     resp = call(client, "post", "/api/v1/eval-rules", api_key, {"name": "x", "evaluators": ["vibes"]})
     assert resp.status_code == 400 and "unknown evaluator" in resp.json()["detail"]
-    resp = call(client, "post", "/api/v1/eval-rules", api_key, {"name": "x", "evaluators": ["pii"], "triggers": ["moon"]})
+    resp = call(
+        client, "post", "/api/v1/eval-rules", api_key, {"name": "x", "evaluators": ["pii"], "triggers": ["moon"]}
+    )
     assert resp.status_code == 400 and "unknown trigger" in resp.json()["detail"]
     resp = call(client, "post", "/api/v1/eval-rules", api_key, {"name": "x", "evaluators": ["pii"], "sample_rate": 2})
     assert resp.status_code == 422
@@ -56,7 +58,10 @@ def test_bad_rules_are_refused_with_a_reason(client, project, api_key):
 
 @pytest.mark.django_db
 def test_a_judge_may_not_judge_its_own_model(client, project, api_key):
-    spans_ingest(project=project, raws=[make_raw_span(attributes={"gen_ai.request.model": "gpt-4o", "gen_ai.operation.name": "chat"})])
+    spans_ingest(
+        project=project,
+        raws=[make_raw_span(attributes={"gen_ai.request.model": "gpt-4o", "gen_ai.operation.name": "chat"})],
+    )
     body = {"name": "self", "evaluators": ["faithfulness"], "judge_model": "gpt-4o"}
 
     resp = call(client, "post", "/api/v1/eval-rules", api_key, body)

@@ -5,7 +5,9 @@ from tests.base import make_trace
 
 
 def post(client, key, **body):
-    return client.post("/api/v1/feedback", data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client.post(
+        "/api/v1/feedback", data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
 
 
 @pytest.mark.django_db

@@ -1,3 +1,5 @@
+import json
+
 from evals.evaluators.rules.citations import find_citations
 from tests.evals import evaluate, llm_span, trace
 
@@ -58,6 +60,17 @@ def test_it_fails_on_a_hallucinated_id_index_and_url():
     assert result.explanation.startswith("3 of 4 citations point to no retrieved document: doc-99, [5], https://")
 
 
+def test_urls_compare_without_case_fragment_trailing_slash_default_port_or_tracking_query():
+    docs = [{"id": "a", "content": "", "metadata": {"url": "https://Docs.Acme.com/Guides/SSO"}}]
+    for cited in (
+        "https://docs.acme.com/guides/sso/",
+        "https://docs.acme.com:443/Guides/SSO#okta",
+        "https://docs.acme.com/Guides/SSO?utm_source=chatgpt.com",
+    ):
+        assert evaluate("citation_integrity", llm_span(f"See {cited}.", documents=docs)).passed, cited
+    assert not evaluate("citation_integrity", llm_span("See https://docs.acme.com/Guides/SAML.", documents=docs)).passed
+
+
 def test_index_lists_and_ranges_are_checked_one_by_one():
     assert evaluate("citation_integrity", answer("Refunds take a week [1, 3].")).passed is True
     result = evaluate("citation_integrity", answer("Refunds take a week [2-4]."))
@@ -88,3 +101,26 @@ def test_it_does_not_apply_without_citations_or_without_documents():
     assert evaluate("citation_integrity", llm_span("Annual plans are refundable [doc-17].")) is None
     assert evaluate("citation_integrity", answer("[doc-17]", kind="retriever")) is None
     assert evaluate("citation_integrity", answer(None)) is None
+
+
+def test_a_json_answer_is_read_by_its_citation_fields_not_its_arrays():
+    output = {
+        "answer": "Annual plans are refundable within 30 days [doc-17].",
+        "order_ids": ["A-10492", "A-10517"],
+        "sources": ["doc-4", {"id": "doc-31"}, "https://docs.acme.com/billing/refunds", 2],
+    }
+    result = evaluate("citation_integrity", answer(json.dumps(output)))
+    assert result.passed is True
+    assert [c["ref"] for c in result.details["citations"]] == [
+        "doc-17",
+        "doc-4",
+        "doc-31",
+        "https://docs.acme.com/billing/refunds",
+        "2",
+    ]
+    output["citations"] = ["doc-404"]
+    assert evaluate("citation_integrity", answer(json.dumps(output))).details["broken"] == ["doc-404"]
+
+
+def test_a_json_answer_without_citation_fields_does_not_apply():
+    assert evaluate("citation_integrity", answer(json.dumps({"order_ids": ["A-10492"], "total": 12}))) is None

@@ -4,7 +4,7 @@ import pytest
 
 from insights.detectors import detect_all, normalise_operation, signature, span_view_from_row
 from insights.detectors import sequential as detector
-from insights.detectors.types import TraceIndex, format_seconds
+from insights.detectors.types import SpanView, TraceIndex, format_seconds
 from tests.insights.spans import TICKET, TraceBuilder, seed_trace, staircase_trace
 
 SEED_MESSAGE = (
@@ -294,3 +294,64 @@ def test_a_storage_row_becomes_a_span_view_in_epoch_milliseconds():
 
 def test_detect_all_returns_nothing_for_an_empty_trace():
     assert detect_all([]) == []
+
+
+def agent_with_tools(parallel_request: bool) -> TraceBuilder:
+    """A weather agent. Either each tool call follows the model call that asked for it (a loop), or the model
+    asked for three cities at once and the app ran the three tool calls one after another."""
+    t = TraceBuilder(service="travel-bot")
+    root = t.request("POST /v1/chat", dur=12.0)
+    cities = ["Porto", "Lisbon", "Faro"]
+    if parallel_request:
+        asked = "\n".join(f'get_forecast({{"city": "{c}"}})' for c in cities)
+        t.llm(parent=root, at=0.0, dur=1.5, user="Compare the weekend in Porto, Lisbon and Faro.", output=asked)
+        for i, city in enumerate(cities):
+            t.tool("get_forecast", parent=root, at=1.5 + i * 2.0, dur=2.0, arguments=f'{{"city": "{city}"}}',
+                   result=f'{{"city": "{city}", "saturday": "sunny, 24 C", "sunday": "cloudy, {20 + i} C"}}')  # fmt: skip
+        return t
+    at = 0.0
+    messages = [{"role": "user", "content": "Which of Porto, Lisbon and Faro is warmest this weekend?"}]
+    for i, city in enumerate(cities):
+        t.llm(parent=root, at=at, dur=1.0, messages=list(messages), output=f'get_forecast({{"city": "{city}"}})')
+        result = f'{{"city": "{city}", "saturday": "sunny, 24 C", "sunday": "cloudy, {20 + i} C"}}'
+        t.tool("get_forecast", parent=root, at=at + 1.0, dur=2.0, arguments=f'{{"city": "{city}"}}', result=result)
+        messages += [{"role": "assistant", "content": f"checking {city}"}, {"role": "tool", "content": result}]
+        at += 3.0
+    return t
+
+
+def test_tool_calls_in_an_agent_loop_are_not_sequential():
+    # Each tool call follows the model call that asked for it, and each model call read the last result.
+    assert sequential(agent_with_tools(parallel_request=False).spans) == []
+
+
+def test_tool_calls_asked_for_at_once_but_run_one_by_one_are_sequential():
+    findings = sequential(agent_with_tools(parallel_request=True).spans)
+
+    assert len(findings) == 1
+    assert findings[0].operation == "tool get_forecast"
+    assert "3 spans ran one after another. Total: 6.0s, slowest single: 2.0s" in findings[0].message
+    assert "get_forecast(arguments_for(item))" in findings[0].fix.snippets[0]["after"]
+
+
+def test_detect_all_copes_with_a_parent_cycle_and_open_spans():
+    t = seed_trace()
+    t.span("a", at=1.0, dur=None, parent=t.spans[0], kind="chain")
+    looped = t.spans + [
+        SpanView(span_id="x", parent_span_id="y", name="x", kind="agent", start_ms=1.0, end_ms=2.0),
+        SpanView(span_id="y", parent_span_id="x", name="y", kind="agent", start_ms=1.0, end_ms=2.0),
+    ]
+
+    assert [f.message for f in detect_all(looped)] == [SEED_MESSAGE]
+
+
+def test_one_failing_detector_does_not_cost_the_others(monkeypatch, caplog):
+    import insights.detectors as registry
+
+    def broken(index):
+        raise ValueError("bug")
+
+    monkeypatch.setattr(registry, "DETECTORS", [("broken", broken), *registry.DETECTORS])
+
+    assert [f.message for f in detect_all(seed_trace().spans)] == [SEED_MESSAGE]
+    assert "insights detector broken failed" in caplog.text

@@ -9,18 +9,21 @@ Citations recognised (code blocks and inline code are ignored first):
   bracket counts only if every part of it reads as a citation ("[0, 1]" is an interval, not two refs);
   Markdown link text ``[here](url)`` and footnote markers ``[^1]`` are not citations (the URL is);
 - ``(source: doc-17)``, ``(sources: a, b)``, ``(ref: Refund policy)``: ids, sources or titles;
-- bare URLs and Markdown link targets (http/https).
+- bare URLs and Markdown link targets (http/https);
+- in a JSON answer: the values under keys such as ``sources``, ``citations``, ``doc_ids`` (strings, numbers,
+  lists, objects with an id/url), plus the citations written inside its strings; other arrays are data.
 
 The documents are the target's own, else those of the retriever spans before it in the trace. A cited id
 is known when it equals (case-insensitively) a document's id, or one of its metadata's id/url/source/path/
 title values, or the last segment of such a path or URL (with or without its extension); an index when it
-is within the document count or equals a document id; a URL when it equals a document's URL (fragment,
-trailing slash, scheme/host case and, as a fallback, the query string ignored) or appears in a document's
-content. Value: the fraction of distinct citations found; passes when all are.
+is within the document count or equals a document id; a URL when it equals a document's URL (ignoring
+case, the fragment, a trailing slash, a default port and, as a fallback, the query string) or appears in a
+document's content. Value: the fraction of distinct citations found; passes when all are.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,10 +33,10 @@ from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
 
 MAX_LISTED = 50
 MAX_RANGE = 20
-_ID_KEYS = (
+_ID_KEYS = frozenset({
     "id", "doc_id", "document_id", "source_id", "chunk_id", "url", "uri", "link", "href", "source", "source_url",
     "path", "file_path", "filename", "file_name", "title", "name",
-)  # fmt: skip
+})  # fmt: skip
 
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]{1,500}`", re.DOTALL)
 _BRACKET = re.compile(r"\[([^\[\]\n]{1,200})\](?!\()")
@@ -49,6 +52,11 @@ _ID_TOKEN = re.compile(r"[A-Za-z0-9][\w.:/#-]{0,100}")
 _ID_MARK = re.compile(r"[\d_:./-]")
 _NOT_AN_ID = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|v?\d+(?:\.\d+)+")  # dates, times, versions
 _SPLIT = re.compile(r"\s*[,;]\s*")
+# Keys of a JSON answer whose values are citations.
+_CITATION_KEYS = frozenset({
+    "source", "sources", "citation", "citations", "reference", "references", "ref", "refs", "cited", "cites",
+    "doc_id", "doc_ids", "document_id", "document_ids", "source_id", "source_ids", "context_ids",
+})  # fmt: skip
 
 
 def _bracket_refs(inner: str) -> list[tuple[str, str]] | None:
@@ -88,11 +96,24 @@ def _clean_url(url: str) -> str:
 
 def find_citations(text: str) -> list[tuple[str, str]]:
     """Distinct citations in the text as (kind, ref), kind one of index, id, url; in order of appearance."""
+    found: dict[tuple[str, str], None] = {}
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            _json_citations(data, found, 0)
+            return list(found)
+    _prose_citations(text, found)
+    return list(found)
+
+
+def _prose_citations(text: str, found: dict[tuple[str, str], None]) -> None:
     if "[" not in text and "(" not in text and "http" not in text:
-        return []
+        return
     if "`" in text:
         text = _CODE.sub(" ", text)
-    found: dict[tuple[str, str], None] = {}
     if "[" in text:
         for m in _BRACKET.finditer(text):
             for ref in _bracket_refs(m.group(1)) or ():
@@ -108,7 +129,54 @@ def find_citations(text: str) -> list[tuple[str, str]]:
             url = _clean_url(m.group())
             if len(url) > len("https://"):
                 found[("url", url[:2000])] = None
-    return list(found)
+
+
+def _json_citations(data: Any, found: dict[tuple[str, str], None], depth: int) -> None:
+    """Citations in a JSON answer: the values under citation keys, and those written inside its strings.
+
+    Arrays elsewhere (``"order_ids": ["A-10492"]``) are data, not bracketed citations.
+    """
+    if depth > 32 or len(found) > 1000:
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and key.lower() in _CITATION_KEYS:
+                _cited_values(value, found, depth + 1)
+            else:
+                _json_citations(value, found, depth + 1)
+    elif isinstance(data, list):
+        for item in data:
+            _json_citations(item, found, depth + 1)
+    elif isinstance(data, str):
+        _prose_citations(data, found)
+
+
+def _cited_values(value: Any, found: dict[tuple[str, str], None], depth: int) -> None:
+    """The refs of a JSON citation field: "doc-17", 2, ["doc-17", "https://..."], [{"id": "doc-17"}]."""
+    if depth > 32:
+        return
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int):
+        found[("index" if 1 <= value <= 999 else "id", str(value))] = None
+    elif isinstance(value, str):
+        ref = value.strip()
+        if ref.startswith(("http://", "https://")) and " " not in ref:
+            found[("url", _clean_url(ref)[:2000])] = None
+        elif "[" in ref or "(" in ref or " http" in ref:
+            _prose_citations(ref, found)
+        elif ref.isdigit() and 1 <= int(ref) <= 999:
+            found[("index", ref)] = None
+        elif ref:
+            found[("id", ref[:200])] = None
+    elif isinstance(value, list):
+        for item in value:
+            _cited_values(item, found, depth + 1)
+    elif isinstance(value, dict):
+        for key in ("id", "doc_id", "document_id", "url", "source"):
+            if key in value:
+                _cited_values(value[key], found, depth + 1)
+                break
 
 
 def _url_keys(url: str) -> tuple[str, str]:
@@ -144,31 +212,34 @@ class _Known:
     """What the documents can be cited by."""
 
     def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self.docs = docs
         self.count = len(docs)
         self.ids: set[str] = set()
         self.urls: set[str] = set()
-        self.contents: list[str] = []
+        self._contents: list[str] | None = None
         for doc in docs:
-            values = [doc.get("id")]
+            self._add(doc.get("id"))
             metadata = doc.get("metadata")
             if isinstance(metadata, dict):
-                values.extend(metadata.get(k) for k in _ID_KEYS)
+                for key, value in metadata.items():
+                    if key in _ID_KEYS:
+                        self._add(value)
             elif isinstance(metadata, str):
-                values.append(metadata)
-            for value in values:
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    value = str(value)
-                if isinstance(value, str) and value.strip():
-                    self._add(value.strip())
-            content, _ = text_of(doc.get("content"), 20_000)
-            if content:
-                self.contents.append(content)
+                self._add(metadata)
 
-    def _add(self, value: str) -> None:
+    def _add(self, value: Any) -> None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            return
+        value = value.strip()
         low = value.lower()
+        if not low:
+            return
         self.ids.add(low)
         if low.startswith(("http://", "https://")):
-            self.urls.update(_url_keys(value))
+            # Case-insensitive, like ids: a model that changes a path's case has not invented a source.
+            self.urls.update(_url_keys(low))
             tail = urlsplit(low).path.rstrip("/").rsplit("/", 1)[-1]
         else:
             tail = low.rstrip("/").rsplit("/", 1)[-1]
@@ -177,11 +248,18 @@ class _Known:
         if "." in tail:
             self.ids.add(tail.rsplit(".", 1)[0])
 
+    @property
+    def contents(self) -> list[str]:
+        # Only needed for a URL no document is known by, so only read then.
+        if self._contents is None:
+            self._contents = [c for c in (text_of(d.get("content"), 20_000)[0] for d in self.docs) if c]
+        return self._contents
+
     def has(self, kind: str, ref: str) -> bool:
         if kind == "index":
             return 1 <= int(ref) <= self.count or ref in self.ids
         if kind == "url":
-            full, base = _url_keys(ref)
+            full, base = _url_keys(ref.lower())
             if full in self.urls or base in self.urls or ref.lower() in self.ids:
                 return True
             probe = ref.rstrip("/")

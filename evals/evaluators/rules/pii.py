@@ -2,7 +2,7 @@
 
 Each kind is a precompiled pattern plus a check that removes look-alikes:
 
-- email: local@domain.tld;
+- email: local@domain.tld, looked for only around each "@";
 - phone: international numbers written with a leading "+" (8 to 15 digits, E.164) and North American
   numbers written with separators: (415) 555-0132, 415-555-0132, 415.555.0132, 1-800-555-0199, with a valid
   area code and exchange (first digit 2-9). Bare digit runs, dates, prices and version numbers are not
@@ -17,8 +17,8 @@ Each kind is a precompiled pattern plus a check that removes look-alikes:
 
 Patterns use look-behind guards and bounded repeats, so a scan is linear in the text. Only the first
 ``MAX_SCAN_CHARS`` are scanned (said in the details). Details never hold a full match: every value is masked
-to its last 4 characters. Retriever and embedding spans are not scanned: contact details inside retrieved
-documents are data, not a leak.
+to its last 4 characters. Retriever, reranker and embedding spans are not scanned: contact details inside
+retrieved documents are data, not a leak (an answer that repeats them is flagged on its own span).
 """
 
 from __future__ import annotations
@@ -57,9 +57,7 @@ _SSN_LABELLED = re.compile(
     r"(?i)\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\W{0,5}(?:is\s+|was\s+)?([0-9]{9})(?![0-9])"
 )
 _SSN_WORDS = ("SSN", "ssn", "Ssn", "ocial", "OCIAL")
-_IBAN = re.compile(
-    r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
-)
+_IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 _PHONE_INTL = re.compile(
     r"\+(?<![\w+]\+)[0-9]{1,3}(?:[ .-]?\([0-9]{1,4}\))?[ .-]?[0-9]{1,14}(?:[ .-][0-9]{1,14}){0,6}(?![0-9]|[.-][0-9])"
 )
@@ -67,7 +65,9 @@ _PHONE_INTL = re.compile(
 _PHONE_LINE = re.compile(r"[0-9](?<![0-9][0-9])[0-9]{2}([ .-])[0-9]{4}(?![0-9]|[.-][0-9])")
 _PHONE_HEAD = re.compile(r"(?:(?<![\w+.-])1[ .-]?|(?<![\w+.-]))(?:\(([0-9]{3})\)[ .-]?|([0-9]{3})([ .-]))\Z")
 _IPV4 = re.compile(r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?!\w|\.[0-9])")
-_IPV6 = re.compile(r"[0-9A-Fa-f:](?<![\w:.][0-9A-Fa-f:])[0-9A-Fa-f]{0,3}:?(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f.]{0,15}(?![\w:])")
+_IPV6 = re.compile(
+    r"[0-9A-Fa-f:](?<![\w:.][0-9A-Fa-f:])[0-9A-Fa-f]{0,3}:?(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f.]{0,15}(?![\w:])"
+)
 _VERSION_CONTEXT = re.compile(r"(?i)\b(?:version|release|build|v)\.?\s*$")
 
 # ISO 13616 registry: country -> IBAN length.

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from evals import views
+
+app_name = "evals"
+
+urlpatterns = [
+    path("p/<int:project_id>/evals", views.rule_list, name="rule_list"),
+    path("p/<int:project_id>/evals/rules/new", views.rule_create, name="rule_create"),
+    path("p/<int:project_id>/evals/rules/<int:rule_id>", views.rule_detail, name="rule_detail"),
+    path("p/<int:project_id>/evals/rules/<int:rule_id>/pause", views.rule_pause, name="rule_pause"),
+    path("p/<int:project_id>/evals/rules/<int:rule_id>/resume", views.rule_resume, name="rule_resume"),
+    path("p/<int:project_id>/evals/rules/<int:rule_id>/delete", views.rule_delete, name="rule_delete"),
+    path("p/<int:project_id>/evals/dead-letters", views.dead_letters, name="dead_letters"),
+    path("p/<int:project_id>/evals/dead-letters/retry-all", views.dead_letter_retry_all, name="dead_letter_retry_all"),
+    path(
+        "p/<int:project_id>/evals/dead-letters/<int:score_id>/retry", views.dead_letter_retry, name="dead_letter_retry"
+    ),
+]

@@ -1,0 +1,304 @@
+"""The Evaluations pages: the project's rules with their executions and judge cost, a rule's page (its form,
+pass rates and latest scores) and the dead letters (judge evaluations that failed for good), with retry.
+
+Owners, admins and engineers change rules and retry evaluations; reviewers and viewers read. Every view
+checks membership itself and answers 404, never 403, so neither projects nor rules can be probed; a POST
+by a read-only member is a 404 too.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from evals import selectors, services
+from evals.forms import EvalRuleForm
+from evals.models import EvalRule
+from traces import selectors as trace_selectors
+from traces.models import Membership, Role
+
+EDITORS = (Role.OWNER, Role.ADMIN, Role.ENGINEER)
+DEAD_LETTERS_SHOWN = 200
+RETRY_ALL_LIMIT = 500  # one click re-queues at most this many judge calls: retrying costs money
+
+
+# --- Access ---
+
+
+def _membership(request: HttpRequest, project_id: int) -> Membership:
+    membership = trace_selectors.membership_get(user=request.user, project_id=project_id)
+    if membership is None:
+        raise Http404("No such project")
+    return membership
+
+
+def _editor(request: HttpRequest, project_id: int) -> Membership:
+    """The membership of someone who may change rules; read-only members get the 404 an outsider gets."""
+    membership = _membership(request, project_id)
+    if membership.role not in EDITORS:
+        raise Http404("No such page")
+    return membership
+
+
+def _rule(membership: Membership, rule_id: int) -> EvalRule:
+    rule = EvalRule.objects.filter(project=membership.project, pk=rule_id).first()
+    if rule is None:
+        raise Http404("No such rule")
+    return rule
+
+
+def _page(request: HttpRequest, template: str, context: dict, membership: Membership) -> HttpResponse:
+    context.setdefault("nav_projects", trace_selectors.user_projects(user=request.user))
+    context.update(
+        membership=membership,
+        project=membership.project,
+        can_edit=membership.role in EDITORS,
+        judge_names=services.JUDGE_EVALUATORS,
+    )
+    return render(request, template, context)
+
+
+# --- Formatting the projection: "at 10% of 100k/day this rule costs about $3,000/month" ---
+
+
+def _trim(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    text = f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def compact_count(n: float) -> str:
+    """100000 -> "100k", 1234 -> "1.23k", 2500000 -> "2.5M", 0.43 -> "0.43"."""
+    if n >= 1_000_000:
+        return _trim(n / 1_000_000) + "M"
+    if n >= 1_000:
+        return _trim(n / 1_000) + "k"
+    return _trim(n)
+
+
+def about_usd(amount: float) -> str:
+    """Dollars to two significant digits: 3012.4 -> "$3,000", 12.3 -> "$12", 0.00421 -> "$0.0042"."""
+    if amount <= 0:
+        return "$0"
+    digits = 1 - math.floor(math.log10(amount))
+    rounded = round(amount, digits)
+    return f"${rounded:,.{max(digits, 0)}f}"
+
+
+def percent(rate: float) -> str:
+    return f"{round(rate * 100, 2):g}%"
+
+
+def projection_text(rule: EvalRule, projection: dict) -> str:
+    if not services.rule_uses_judge(rule):
+        return ""
+    if projection["monthly"] is None:
+        return "no judged scores yet"
+    return (
+        f"at {percent(rule.sample_rate)} of {compact_count(projection['traces_per_day'])}/day "
+        f"this rule costs about {about_usd(projection['monthly'])}/month"
+    )
+
+
+def filter_summary(rule: EvalRule) -> str:
+    f = rule.filter or {}
+    parts = [f"{key} {f[key]}" for key in ("kind", "name", "model", "service") if f.get(key)]
+    if f.get("tags"):
+        parts.append("tags " + ", ".join(str(t) for t in f["tags"]))
+    return " · ".join(parts)
+
+
+def _rule_row(rule: EvalRule) -> dict:
+    projection = services.judge_cost_projection(rule=rule)
+    return {
+        "rule": rule,
+        "stats": selectors.rule_execution_stats(rule=rule),
+        "projection": projection,
+        "projection_text": projection_text(rule, projection),
+        "uses_judge": services.rule_uses_judge(rule),
+        "judge_missing": services.rule_judge_missing(rule),
+        "filter_summary": filter_summary(rule),
+        "sample": percent(rule.sample_rate),
+    }
+
+
+# --- Pages ---
+
+
+@login_required
+@require_GET
+def rule_list(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    # A handful of rules per project: each row's counts are two aggregates and its projection three.
+    rows = [_rule_row(rule) for rule in services.rules_for_project(project=membership.project)]
+    context = {
+        "rows": rows,
+        "judge_missing": next((r["judge_missing"] for r in rows if r["judge_missing"]), ""),
+        "judge_missing_rules": [r["rule"].name for r in rows if r["judge_missing"]],
+        "paused": [r["rule"] for r in rows if r["rule"].status == EvalRule.Status.PAUSED],
+        "dead_letter_count": services.dead_letters(project=membership.project).count(),
+    }
+    return _page(request, "evals/rule_list.html", context, membership)
+
+
+def _name_taken(project, name: str, rule: EvalRule | None = None) -> bool:
+    others = EvalRule.objects.filter(project=project, name=name)
+    if rule is not None:
+        others = others.exclude(pk=rule.pk)
+    return others.exists()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rule_create(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _editor(request, project_id)
+    project = membership.project
+    form = EvalRuleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rule = services.eval_rule_create(project=project, **form.rule_fields())
+        except services.RuleInvalid as exc:
+            form.add_error(None, _sentence(str(exc)))
+        else:
+            messages.success(request, f"Rule “{rule.name}” created.")
+            return redirect("evals:rule_detail", project_id=project.pk, rule_id=rule.pk)
+    return _page(request, "evals/rule_detail.html", {"rule": None, "form": form}, membership)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rule_detail(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
+    """A rule's page: its settings (a form for editors), per-evaluator pass rates and its latest scores."""
+    membership = _membership(request, project_id)
+    rule = _rule(membership, rule_id)
+    form = None
+    if request.method == "POST":
+        membership = _editor(request, project_id)
+        form = EvalRuleForm(request.POST)
+        if form.is_valid():
+            fields = form.rule_fields(config=rule.config)
+            if _name_taken(membership.project, fields["name"], rule):
+                form.add_error("name", "Another rule has this name.")
+            else:
+                try:
+                    services.eval_rule_update(rule=rule, **fields)
+                except services.RuleInvalid as exc:
+                    form.add_error(None, _sentence(str(exc)))
+                    rule = _rule(membership, rule_id)  # the failed update changed the instance, not the row
+                else:
+                    messages.success(request, f"Rule “{rule.name}” saved.")
+                    return redirect("evals:rule_detail", project_id=project_id, rule_id=rule.pk)
+    elif membership.role in EDITORS:
+        form = EvalRuleForm.for_rule(rule)
+    context = {
+        "rule": rule,
+        "form": form,
+        **_rule_row(rule),
+        "pass_rates": [
+            {**row, "rate": row["passed"] / row["n"] if row["n"] else None}
+            for row in selectors.evaluator_pass_rates(rule=rule)
+        ],
+        "scores": selectors.rule_latest_scores(rule=rule, limit=50),
+    }
+    return _page(request, "evals/rule_detail.html", context, membership)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+@login_required
+@require_POST
+def rule_pause(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
+    membership = _editor(request, project_id)
+    rule = _rule(membership, rule_id)
+    services.eval_rule_pause(rule=rule, reason=f"paused by {request.user.get_username()}")
+    messages.success(request, f"Rule “{rule.name}” paused: it evaluates nothing until resumed.")
+    return _back(request, project_id)
+
+
+@login_required
+@require_POST
+def rule_resume(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
+    membership = _editor(request, project_id)
+    rule = _rule(membership, rule_id)
+    try:
+        services.eval_rule_update(rule=rule, status=EvalRule.Status.ACTIVE)
+    except services.RuleInvalid as exc:
+        messages.error(request, f"Rule “{rule.name}” stays paused: {exc}")
+    else:
+        messages.success(request, f"Rule “{rule.name}” resumed.")
+    return _back(request, project_id)
+
+
+@login_required
+@require_POST
+def rule_delete(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
+    membership = _editor(request, project_id)
+    rule = _rule(membership, rule_id)
+    if rule.is_builtin:
+        # rules_for_project would only create it again: pausing is how it is turned off.
+        messages.error(request, "The built-in rule can be paused, not deleted.")
+        return redirect("evals:rule_detail", project_id=project_id, rule_id=rule.pk)
+    name = rule.name
+    rule.delete()  # its scores stay, without a rule
+    messages.success(request, f"Rule “{name}” deleted. Its scores are kept.")
+    return redirect("evals:rule_list", project_id=project_id)
+
+
+def _back(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Back to the page the button was on (the list or the rule's page), never to another site."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("evals:rule_list", project_id=project_id)
+
+
+# --- Dead letters ---
+
+
+@login_required
+@require_GET
+def dead_letters(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _membership(request, project_id)
+    letters = services.dead_letters(project=membership.project)
+    context = {
+        "letters": list(letters.select_related("trace", "span", "rule")[:DEAD_LETTERS_SHOWN]),
+        "total": letters.count(),
+        "shown_limit": DEAD_LETTERS_SHOWN,
+        "retry_limit": RETRY_ALL_LIMIT,
+    }
+    return _page(request, "evals/dead_letters.html", context, membership)
+
+
+@login_required
+@require_POST
+def dead_letter_retry(request: HttpRequest, project_id: int, score_id: int) -> HttpResponse:
+    membership = _editor(request, project_id)
+    score = services.dead_letters(project=membership.project).filter(pk=score_id).first()
+    if score is None:
+        raise Http404("No such failed evaluation")
+    services.score_retry(score=score)
+    messages.success(request, f"{score.evaluator} queued again.")
+    return redirect("evals:dead_letters", project_id=project_id)
+
+
+@login_required
+@require_POST
+def dead_letter_retry_all(request: HttpRequest, project_id: int) -> HttpResponse:
+    membership = _editor(request, project_id)
+    letters = list(services.dead_letters(project=membership.project).only("pk")[:RETRY_ALL_LIMIT])
+    for score in letters:
+        services.score_retry(score=score)
+    left = services.dead_letters(project=membership.project).count()
+    note = f" {left} more are left: retry again once these are done." if left else ""
+    messages.success(request, f"{len(letters)} failed evaluation(s) queued again.{note}")
+    return redirect("evals:dead_letters", project_id=project_id)
