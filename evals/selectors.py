@@ -12,22 +12,6 @@ def scores_for_traces(*, trace_pks: list[int]) -> list[dict]:
     return [{**s.as_dict(), "trace_id": s.trace.trace_id, "span_id": s.span.span_id if s.span else None} for s in rows]
 
 
-def rule_stats(*, rule: EvalRule) -> dict:
-    """Executions by status, pass rate and judge cost so far, for the Evaluations page."""
-    agg = Score.objects.filter(rule=rule).aggregate(
-        pending=Count("id", filter=Q(status=Score.Status.PENDING)),
-        done=Count("id", filter=Q(status=Score.Status.DONE)),
-        error=Count("id", filter=Q(status=Score.Status.ERROR)),
-        skipped=Count("id", filter=Q(status=Score.Status.SKIPPED)),
-        passed=Count("id", filter=Q(status=Score.Status.DONE, passed=True)),
-        judged=Count("id", filter=Q(status=Score.Status.DONE, passed__isnull=False)),
-        mean=Avg("value", filter=Q(status=Score.Status.DONE)),
-    )
-    agg["pass_rate"] = agg["passed"] / agg["judged"] if agg["judged"] else None
-    agg["cost"] = JudgeCall.objects.filter(rule=rule).aggregate(s=Sum("cost"))["s"] or 0.0
-    return agg
-
-
 def evaluator_pass_rates(*, rule: EvalRule) -> list[dict]:
     return list(
         Score.objects.filter(rule=rule, status=Score.Status.DONE)

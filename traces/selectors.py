@@ -198,15 +198,25 @@ class SpanBar:
 
     @property
     def score_summary(self) -> dict | None:
-        """The row's evaluation badge: how many scores, failed, errored; None when nothing was evaluated."""
-        if not self.eval_scores:
-            return None
-        rows = [s for s in self.eval_scores if isinstance(s, dict) and s.get("status") != "skipped"]
-        failed = [s.get("evaluator", "") for s in rows if s.get("status") == "done" and s.get("passed") is False]
-        errors = [s.get("evaluator", "") for s in rows if s.get("status") == "error"]
+        """The row's evaluation badge (state fail/error/pass/pending, label, title); None when nothing ran."""
+        rows = [s for s in self.eval_scores or [] if isinstance(s, dict) and s.get("status") != "skipped"]
         if not rows:
             return None
-        return {"n": len(rows), "failed": len(failed), "errors": len(errors), "names": ", ".join(failed + errors)}
+        failed = [s.get("evaluator", "") for s in rows if s.get("status") == "done" and s.get("passed") is False]
+        errors = [s.get("evaluator", "") for s in rows if s.get("status") == "error"]
+        done = sum(1 for s in rows if s.get("status") == "done")
+        if failed:
+            state, label = "fail", f"✗ {len(failed)}"
+        elif errors:
+            state, label = "error", f"! {len(errors)}"
+        elif done:
+            state, label = "pass", f"✓ {done}"
+        else:
+            state, label = "pending", "…"
+        title = f"{len(rows)} evaluation{'s' if len(rows) != 1 else ''}"
+        if failed or errors:
+            title += "; not passed: " + ", ".join(failed + errors)
+        return {"state": state, "label": label, "title": title}
 
 
 def waterfall_spans(*, trace: Trace) -> list[SpanBar]:

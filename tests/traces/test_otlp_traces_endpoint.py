@@ -234,3 +234,15 @@ def test_the_json_error_body_is_json(client, db):
     resp = client.post("/v1/traces", data=json.dumps({}), content_type="application/json")
     assert resp.status_code == 401
     assert resp.json()["code"] == 16
+
+
+@pytest.mark.django_db
+def test_nul_characters_nan_and_bytes_are_stored_not_rejected(client, project, api_key):
+    trace_id = secrets.token_hex(16)
+    span = pb_span(trace_id=trace_id, name="odd", attributes={"input.value": "a\x00b", "score": float("nan")})
+    span.attributes.add(key="blob").value.bytes_value = b"\x00\x01"
+    assert post(client, pb_request([span]).SerializeToString(), api_key).status_code == 200
+    stored = Span.objects.get(project=project)
+    assert stored.attributes["input.value"] == "a\ufffdb"
+    assert stored.attributes["score"] is None
+    assert stored.attributes["blob"] == "AAE="
