@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "ninja",  # serves Swagger's bundle locally, so /api/docs works offline
     "traces",
     "evals",
+    "insights",
+    "annotations",
 ]
 
 MIDDLEWARE = [

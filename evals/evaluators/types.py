@@ -56,7 +56,8 @@ class EvalResult:
     passed: bool | None = None
     label: str = ""
     explanation: str = ""
-    details: dict[str, Any] = field(default_factory=dict)  # e.g. faithfulness: {"claims": [{"claim", "verdict", "reason"}]}
+    # e.g. faithfulness: {"claims": [{"claim", "verdict", "reason"}]}
+    details: dict[str, Any] = field(default_factory=dict)
     status: str = "done"  # done | error | skipped
     error: str = ""
     cost: float = 0.0  # USD spent by a judge

@@ -1,0 +1,113 @@
+"""Replay a golden set against a candidate and fail the build on a regression (exit 1; 2 on usage errors)."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from annotations import regress, selectors, services
+from annotations.models import GoldenSet
+
+
+def golden_set_lookup(name: str, project: str | None) -> GoldenSet:
+    qs = GoldenSet.objects.filter(name=name).select_related("project")
+    if project:
+        qs = qs.filter(project__name=project)
+    found = list(qs[:2])
+    if not found:
+        raise CommandError(
+            f"no golden set named {name!r}" + (f" in project {project!r}" if project else ""), returncode=2
+        )
+    if len(found) > 1:
+        raise CommandError(f"several projects have a golden set named {name!r}: pass --project", returncode=2)
+    return found[0]
+
+
+class Command(BaseCommand):
+    help = (
+        "Replay every case of a golden set against a candidate (an OpenAI-compatible endpoint, or your own "
+        "HTTP endpoint through --request-template), grade the answers, store the run, write JUnit XML. "
+        "Exit 1 on a regression, 2 on a usage or connection error."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--golden-set", required=True)
+        parser.add_argument("--project", help="project name, when several projects have a set of that name")
+        parser.add_argument("--version", type=int, help="golden set version (default: the latest)")
+        parser.add_argument("--target", required=True, help="OpenAI-compatible base URL (.../v1) or your endpoint")
+        parser.add_argument("--model", default="", help="candidate model (default: each case's recorded model)")
+        parser.add_argument("--api-key", default="", help="candidate key (default: $PEEKR_TARGET_API_KEY)")
+        parser.add_argument("--request-template", default="", help="JSON body, or @file; {{input}} {{messages}}...")
+        parser.add_argument("--response-path", default="", help="dotted path to the answer, e.g. data.answer")
+        parser.add_argument("--judge-base-url", default="", help="default: PEEKR_JUDGE_BASE_URL")
+        parser.add_argument("--judge-model", default="", help="default: PEEKR_JUDGE_MODEL")
+        parser.add_argument("--strict-judges", action="store_true", help="uncalibrated judges block too")
+        parser.add_argument("--junit", default="peekr-regress.xml", help="JUnit XML path (default: %(default)s)")
+        parser.add_argument("--name", default="", help="a label for the run (e.g. the CI job)")
+        parser.add_argument("--timeout", type=float, default=60.0)
+
+    def handle(self, *args, **o):
+        import os
+
+        from evals.judge_client import JudgeConfig
+
+        golden_set = golden_set_lookup(o["golden_set"], o["project"])
+        version = selectors.golden_version_get(golden_set=golden_set, number=o["version"])
+        if version is None:
+            raise CommandError(
+                f"golden set {golden_set.name!r} has no version {o['version'] or ''}".strip(), returncode=2
+            )
+        template = o["request_template"]
+        if template.startswith("@"):
+            try:
+                template = Path(template[1:]).read_text()
+            except OSError as exc:
+                raise CommandError(f"cannot read the request template: {exc}", returncode=2) from None
+        if template:
+            import json
+
+            try:
+                json.loads(template)
+            except ValueError as exc:
+                raise CommandError(f"--request-template is not JSON: {exc}", returncode=2) from None
+        candidate = regress.Candidate(
+            url=o["target"],
+            model=o["model"],
+            api_key=o["api_key"] or os.environ.get("PEEKR_TARGET_API_KEY", ""),
+            request_template=template,
+            response_path=o["response_path"],
+            timeout_s=o["timeout"],
+        )
+        judge_url = o["judge_base_url"] or settings.PEEKR_JUDGE_BASE_URL
+        judge_model = o["judge_model"] or settings.PEEKR_JUDGE_MODEL
+        judge = None
+        if judge_url and judge_model:
+            if candidate.model and judge_model.lower() == candidate.model.lower():
+                raise CommandError("the judge model may not judge its own output: pick another", returncode=2)
+            judge = JudgeConfig(base_url=judge_url, api_key=settings.PEEKR_JUDGE_API_KEY or "none", model=judge_model)
+        thresholds, blocking = selectors.gate_settings(project=golden_set.project)
+        try:
+            run = services.regression_run_execute(
+                version=version,
+                candidate=candidate,
+                judge=judge,
+                thresholds=thresholds,
+                blocking_judges=None if o["strict_judges"] else blocking,
+                name=o["name"],
+            )
+        except regress.CandidateUnreachable as exc:
+            raise CommandError(f"cannot reach the candidate: {exc}", returncode=2) from None
+
+        outcomes = [regress.outcome_from_result(r) for r in selectors.run_results(run=run)]
+        suite = f"peekr_regress {golden_set.name} v{version.number} ({candidate.model or 'recorded models'})"
+        Path(o["junit"]).write_text(regress.junit_xml(suite, outcomes))
+        self.stdout.write(regress.summary_table(outcomes))
+        s = run.summary
+        self.stdout.write(
+            f"run {run.pk}: {s['passed']}/{s['total']} passed against {candidate.url}; JUnit: {o['junit']}"
+        )
+        if judge is None and any(g["type"] in regress.SEMANTIC for i in version.items.all() for g in i.graders):
+            self.stderr.write("warning: no judge configured: semantic graders were not run")
+        if run.status != run.Status.PASSED:
+            self.stderr.write(f"regression: {s['failed']} case(s) failed: {', '.join(s['failed_cases'])}")
+            raise SystemExit(1)

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class InsightsConfig(AppConfig):
+    name = "insights"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from insights.services import on_trace_complete
+        from traces import services as trace_services
+
+        if on_trace_complete not in trace_services.TRACE_COMPLETE_HOOKS:
+            trace_services.TRACE_COMPLETE_HOOKS.append(on_trace_complete)

@@ -1,0 +1,396 @@
+"""Reads for insights: the ranked Insights tab, one insight, a trace's findings, and the dashboards' aggregates.
+
+Ranking. An insight's rank is the time its fix would save per day over a window (24 h, 7 d, 30 d): the savings
+of its findings in traces that started in the window, divided by the days of data the window holds (at least
+one, at most the window), so a project two days old is not divided by seven. Ties (and ``sort="money"``) use
+dollars per day. One grouped query over Finding (index ``finding_window``) plus one over Insight.
+
+Dashboards read traces.Trace / traces.Span, and evals through its models (Score). Percentiles are PostgreSQL's
+``percentile_cont``; on SQLite (the laptop default) they are computed in Python from the rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Aggregate, Count, F, FloatField, Min, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, Trunc
+from django.utils import timezone
+
+from evals.models import Score
+from insights.detectors import DETECTORS
+from insights.models import Finding, Insight
+from traces.models import Project, Span, Trace
+
+DAY = timedelta(days=1)
+WINDOWS = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+DEFAULT_WINDOW = "7d"
+STATUS_FILTERS = ("active", "open", "regressed", "dismissed", "fixed", "all")  # active = open + regressed
+DETECTOR_IDS = tuple(detector_id for detector_id, _ in DETECTORS)
+EXAMPLES_PER_INSIGHT = 3
+
+
+# --- The Insights tab --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class InsightFilters:
+    window: str = DEFAULT_WINDOW
+    status: str = "all"  # one of STATUS_FILTERS
+    detector: str = ""
+    service: str = ""
+    search: str = ""
+    sort: str = "time"  # time | money
+
+
+@dataclass
+class RankedInsight:
+    insight: Insight
+    window_count: int = 0
+    window_saving_ms: float = 0.0
+    window_saving_usd: float = 0.0
+    saving_ms_per_day: float = 0.0
+    saving_usd_per_day: float = 0.0
+    examples: list[dict] = field(default_factory=list)  # newest first: trace_id, saving_ms, saving_usd, seen_at
+
+
+@dataclass
+class RankedPage:
+    items: list[RankedInsight]
+    total: int
+    window: str
+    days: float  # what the window's savings were divided by
+
+
+def insights_filtered(*, project: Project, filters: InsightFilters) -> QuerySet[Insight]:
+    qs = Insight.objects.filter(project=project, count__gt=0)
+    status = filters.status or "all"
+    if status == "active":
+        qs = qs.filter(status__in=(Insight.Status.OPEN, Insight.Status.REGRESSED))
+    elif status != "all":
+        qs = qs.filter(status=status)
+    if filters.detector:
+        qs = qs.filter(detector=filters.detector)
+    if filters.service:
+        qs = qs.filter(service=filters.service)
+    if filters.search:
+        term = filters.search
+        qs = qs.filter(
+            Q(title__icontains=term)
+            | Q(operation__icontains=term)
+            | Q(parent_operation__icontains=term)
+            | Q(service__icontains=term)
+            | Q(message__icontains=term)
+        )
+    return qs
+
+
+def insights_ranked(
+    *,
+    project: Project,
+    filters: InsightFilters,
+    limit: int = 50,
+    offset: int = 0,
+    now: datetime | None = None,
+    with_examples: bool = True,
+) -> RankedPage:
+    """The project's insights matching the filters, largest saving per day first (three queries)."""
+    now = now or timezone.now()
+    window = filters.window if filters.window in WINDOWS else DEFAULT_WINDOW
+    since = now - WINDOWS[window]
+    insights = insights_filtered(project=project, filters=filters)
+    in_window = (
+        Finding.objects.filter(project=project, seen_at__gte=since, insight_id__in=insights.values("pk"))
+        .values("insight_id")
+        .annotate(n=Count("id"), ms=Sum("saving_ms"), usd=Sum("saving_usd"), oldest=Min("seen_at"))
+        .order_by()
+    )
+    stats = {row["insight_id"]: row for row in in_window}
+    oldest = min((row["oldest"] for row in stats.values()), default=now)
+    days = min(max((now - oldest) / DAY, 1.0), WINDOWS[window] / DAY)
+
+    ranked = []
+    for insight in insights:
+        row = stats.get(insight.pk)
+        item = RankedInsight(insight=insight)
+        if row:
+            item.window_count = row["n"]
+            item.window_saving_ms, item.window_saving_usd = row["ms"] or 0.0, row["usd"] or 0.0
+            item.saving_ms_per_day = item.window_saving_ms / days
+            item.saving_usd_per_day = item.window_saving_usd / days
+        ranked.append(item)
+    if filters.sort == "money":
+        ranked.sort(key=lambda r: (-r.saving_usd_per_day, -r.saving_ms_per_day, -r.insight.total_saving_usd))
+    else:
+        ranked.sort(key=lambda r: (-r.saving_ms_per_day, -r.saving_usd_per_day, -r.insight.total_saving_ms))
+    page = ranked[offset : offset + limit]
+    if with_examples and page:
+        examples = insight_examples(insight_ids=[r.insight.pk for r in page])
+        for item in page:
+            item.examples = examples.get(item.insight.pk, [])
+    return RankedPage(items=page, total=len(ranked), window=window, days=days)
+
+
+def insight_examples(*, insight_ids: list[int], per_insight: int = EXAMPLES_PER_INSIGHT) -> dict[int, list[dict]]:
+    """The newest few traces of each insight, in one query (a window function numbers each insight's findings)."""
+    rows = (
+        Finding.objects.filter(insight_id__in=insight_ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("insight_id")], order_by=[F("seen_at").desc(), F("pk")]))
+        .filter(rank__lte=per_insight)
+        .values("insight_id", "trace__trace_id", "saving_ms", "saving_usd", "seen_at")
+    )
+    found: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        found[row["insight_id"]].append(
+            {
+                "trace_id": row["trace__trace_id"],
+                "saving_ms": row["saving_ms"],
+                "saving_usd": row["saving_usd"],
+                "seen_at": row["seen_at"],
+            }
+        )
+    for items in found.values():
+        items.sort(key=lambda e: e["seen_at"], reverse=True)
+    return found
+
+
+def insight_filter_choices(*, project: Project) -> dict[str, list[str]]:
+    """Detector ids (all of them) and the services the project's insights come from, for the filter menus."""
+    services = Insight.objects.filter(project=project).exclude(service="").values_list("service", flat=True)
+    return {"detectors": list(DETECTOR_IDS), "services": sorted(set(services))}
+
+
+def insight_get(*, project: Project, insight_id: int) -> Insight | None:
+    return Insight.objects.filter(project=project, pk=insight_id).first()
+
+
+def insight_findings(*, insight: Insight, limit: int = 50) -> list[Finding]:
+    """An insight's newest findings with their trace ids."""
+    return list(
+        Finding.objects.filter(insight=insight)
+        .select_related("trace")
+        .only(
+            "saving_ms", "saving_usd", "seen_at", "span_ids", "severity", "message", "endpoint",
+            "trace__trace_id", "trace__name", "trace__duration_ms",
+        )
+        .order_by("-seen_at", "-pk")[:limit]
+    )  # fmt: skip
+
+
+def trace_findings(*, trace: Trace) -> list[Finding]:
+    """A trace's findings, most severe and largest saving first, with their insight's status (one query)."""
+    findings = list(Finding.objects.filter(trace=trace).select_related("insight"))
+    order = {"critical": 0, "warning": 1, "info": 2}
+    findings.sort(key=lambda f: (order.get(f.severity, 3), -f.saving_ms, -f.saving_usd, f.pk))
+    return findings
+
+
+def finding_span_marks(findings: Iterable[Finding]) -> dict[str, str]:
+    """span id -> the numbers (1-based, as listed) of the findings that involve it, e.g. "1" or "1, 3"."""
+    marks: dict[str, list[str]] = defaultdict(list)
+    for number, finding in enumerate(findings, start=1):
+        for span_id in finding.span_ids:
+            if str(number) not in marks[span_id]:
+                marks[span_id].append(str(number))
+    return {span_id: ", ".join(numbers) for span_id, numbers in marks.items()}
+
+
+# --- Dashboards ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    key: str
+    span: timedelta
+    unit: str  # Trunc kind of a bucket: minute | hour | day
+    label: str
+
+    @property
+    def step(self) -> timedelta:
+        return {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": DAY}[self.unit]
+
+
+RANGES = {
+    "1h": TimeRange("1h", timedelta(hours=1), "minute", "the last hour"),
+    "24h": TimeRange("24h", DAY, "hour", "the last 24 hours"),
+    "7d": TimeRange("7d", 7 * DAY, "hour", "the last 7 days"),
+    "30d": TimeRange("30d", 30 * DAY, "day", "the last 30 days"),
+}
+DEFAULT_RANGE = "24h"
+BREAKDOWN_LIMIT = 12  # groups shown; the rest are summed into "other"
+SCORES_PER_EVALUATOR = 20_000  # a distribution needs a sample, not every score
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's percentile_cont(p) WITHIN GROUP (ORDER BY expr)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, percentile: float, **extra):
+        super().__init__(expression, percentile=float(percentile), **extra)
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Linear interpolation between the closest ranks, as percentile_cont does."""
+    if not sorted_values:
+        return None
+    position = (len(sorted_values) - 1) * p
+    low, high = math.floor(position), math.ceil(position)
+    if low == high:
+        return sorted_values[low]
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def _grouped_percentiles(qs: QuerySet, key: str, value: str, ps: tuple[float, ...]) -> dict:
+    """{group: {p: value}} for the non-null values of ``value`` grouped by ``key`` (a field or an annotation)."""
+    qs = qs.filter(**{f"{value}__isnull": False})
+    if connection.vendor == "postgresql":
+        rows = qs.values(key).annotate(**{f"p{i}": Percentile(value, p) for i, p in enumerate(ps)}).order_by()
+        return {row[key]: {p: row[f"p{i}"] for i, p in enumerate(ps)} for row in rows}
+    values: dict = defaultdict(list)
+    for group, v in qs.values_list(key, value).order_by():
+        values[group].append(v)
+    return {group: {p: percentile(sorted(vs), p) for p in ps} for group, vs in values.items()}
+
+
+def range_since(range_key: str, now: datetime | None = None) -> tuple[TimeRange, datetime, datetime]:
+    time_range = RANGES.get(range_key) or RANGES[DEFAULT_RANGE]
+    now = now or timezone.now()
+    return time_range, now - time_range.span, now
+
+
+def buckets(time_range: TimeRange, since: datetime, now: datetime) -> list[datetime]:
+    """Every bucket start from the one holding ``since`` to the one holding ``now``, so quiet hours show as zero."""
+    step = time_range.step
+    first = since.replace(second=0, microsecond=0)
+    if time_range.unit in ("hour", "day"):
+        first = first.replace(minute=0)
+    if time_range.unit == "day":
+        first = first.replace(hour=0)
+    out = []
+    at = first
+    while at <= now:
+        out.append(at)
+        at += step
+    return out
+
+
+def _traces(project: Project, since: datetime) -> QuerySet[Trace]:
+    return Trace.objects.filter(project=project, is_internal=False, start_time__gte=since)
+
+
+def trace_series(*, project: Project, time_range: TimeRange, since: datetime) -> list[dict]:
+    """Per bucket: traces, errors (traces with status error), tokens in/out, cost. Buckets without traces absent."""
+    return list(
+        _traces(project, since)
+        .annotate(bucket=Trunc("start_time", time_range.unit))
+        .values("bucket")
+        .annotate(
+            traces=Count("id"),
+            errors=Count("id", filter=Q(status="error")),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cost=Sum("cost"),
+        )
+        .order_by("bucket")
+    )
+
+
+def latency_series(*, project: Project, time_range: TimeRange, since: datetime) -> dict[datetime, dict]:
+    """Per bucket: p50 and p95 of the traces' durations (ms)."""
+    qs = _traces(project, since).annotate(bucket=Trunc("start_time", time_range.unit))
+    return _grouped_percentiles(qs, "bucket", "duration_ms", (0.5, 0.95))
+
+
+def _breakdown(qs: QuerySet, key: str, duration: str, count_name: str) -> list[dict]:
+    rows = list(
+        qs.values(key)
+        .annotate(
+            n=Count("id"),
+            errors=Count("id", filter=Q(status="error")),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cost=Sum("cost"),
+        )
+        .order_by("-n", key)
+    )
+    p50 = _grouped_percentiles(qs, key, duration, (0.5,))
+    out = [
+        {
+            "group": row[key],
+            count_name: row["n"],
+            "errors": row["errors"],
+            "error_rate": row["errors"] / row["n"] if row["n"] else 0.0,
+            "input_tokens": row["input_tokens"] or 0,
+            "output_tokens": row["output_tokens"] or 0,
+            "cost": row["cost"] or 0.0,
+            "p50_ms": (p50.get(row[key]) or {}).get(0.5),
+        }
+        for row in rows
+    ]
+    return out[:BREAKDOWN_LIMIT]
+
+
+def breakdown_by_model(*, project: Project, since: datetime) -> list[dict]:
+    """Model calls (llm and embedding spans) per model: calls, errors, tokens, cost, p50 latency."""
+    spans = Span.objects.filter(
+        project=project,
+        trace__start_time__gte=since,
+        trace__is_internal=False,
+        kind__in=("llm", "embedding"),
+    ).exclude(model="")
+    return _breakdown(spans, "model", "duration_ms", "calls")
+
+
+def breakdown_by_prompt_version(*, project: Project, since: datetime) -> list[dict]:
+    """LLM calls per prompt version (``llm.prompt_template.version``, ``traceloop.prompt.version``, Langfuse)."""
+    spans = Span.objects.filter(
+        project=project, trace__start_time__gte=since, trace__is_internal=False, kind="llm"
+    ).exclude(prompt_version="")
+    return _breakdown(spans, "prompt_version", "duration_ms", "calls")
+
+
+def breakdown_by_release(*, project: Project, since: datetime) -> list[dict]:
+    """Traces per release (``service.version`` or the Langfuse release): traces, errors, tokens, cost, p50."""
+    return _breakdown(_traces(project, since).exclude(release=""), "release", "duration_ms", "traces")
+
+
+def _scores(project: Project, since: datetime) -> QuerySet[Score]:
+    # Feedback is stored as scores too; it is not an evaluator.
+    return Score.objects.filter(project=project, status=Score.Status.DONE, created_at__gte=since).exclude(
+        source=Score.Source.FEEDBACK
+    )
+
+
+def evaluator_score_values(*, project: Project, since: datetime) -> dict[str, list[float]]:
+    """Each evaluator's score values in the range (the newest SCORES_PER_EVALUATOR of each)."""
+    values: dict[str, list[float]] = defaultdict(list)
+    rows = (
+        _scores(project, since)
+        .filter(value__isnull=False)
+        .order_by("evaluator", "-created_at")
+        .values_list("evaluator", "value")
+    )
+    for evaluator, value in rows:
+        if len(values[evaluator]) < SCORES_PER_EVALUATOR:
+            values[evaluator].append(value)
+    return dict(sorted(values.items()))
+
+
+def evaluator_pass_rates(*, project: Project, time_range: TimeRange, since: datetime) -> list[dict]:
+    """Per bucket and evaluator: scores with a verdict, and how many passed."""
+    return list(
+        _scores(project, since)
+        .filter(passed__isnull=False)
+        .annotate(bucket=Trunc("created_at", time_range.unit))
+        .values("bucket", "evaluator")
+        .annotate(n=Count("id"), passed_n=Count("id", filter=Q(passed=True)))
+        .order_by("evaluator", "bucket")
+    )

@@ -1,0 +1,477 @@
+"""Writes for insights: detection on a completed trace, the full rebuild, an insight's status.
+
+One trace's way through (see docs/architecture.md, "Insights"):
+
+    traces.services.trace_settle -> TRACE_COMPLETE_HOOKS -> on_trace_complete: enqueue insights.trace_detect
+    worker: trace_detect(trace_pk)
+        ONE .values() query for the trace's spans -> span_view_from_row -> detect_all (pure, no database)
+        -> merge the findings of one signature -> compare with what the trace already has (one query):
+        unchanged -> nothing written (a re-run is a no-op);
+        else ONE transaction: lock the trace row (runs of one trace queue here), lock its insights in signature
+        order (created when new), upsert the findings on (trace, signature), delete the ones gone, and move each
+        insight's counters by the difference between the trace's old and new finding.
+
+Counters are deltas, never recounts, so a trace costs the same however big an insight grows; re-running a trace
+(or running it twice at once) moves them by zero. first_seen/last_seen only widen: a finding that disappears
+on a re-run leaves them as they were (``insights_rebuild`` recomputes everything).
+
+A fixed insight seen in a trace that started after ``fixed_at`` becomes ``regressed``; a dismissed one stays
+dismissed (its counters still move).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, Min, Sum
+from django.utils import timezone
+
+from insights.detectors import detect_all, normalise_operation, span_view_from_row
+from insights.detectors import Finding as Detected
+from insights.detectors.types import SpanView
+from insights.models import Finding, Insight
+from traces.models import Project, Span, Trace
+
+log = logging.getLogger(__name__)
+
+# What the detectors read of a span (SpanView's fields), plus what storing the findings needs.
+SPAN_FIELDS = (
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "model",
+    "provider",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "status",
+    "error",
+    "input_text",
+    "output_text",
+    "input_messages",
+    "tool_name",
+    "tool_arguments",
+    "tool_result",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "service_name",
+    "attributes",
+    "is_internal",
+    "resource",
+    "project_id",
+)
+# The resource attribute saying which language the app is written in: which fix snippets apply.
+LANGUAGE_KEY = "telemetry.sdk.language"
+# Finding columns a re-run rewrites; a row whose values all match is left alone.
+FINDING_FIELDS = (
+    "detector",
+    "severity",
+    "title",
+    "message",
+    "span_ids",
+    "operation",
+    "parent_operation",
+    "service",
+    "endpoint",
+    "saving_ms",
+    "saving_usd",
+    "fix",
+    "details",
+    "seen_at",
+)
+INSIGHT_COUNTERS = (
+    "count",
+    "first_seen",
+    "last_seen",
+    "total_saving_ms",
+    "total_saving_usd",
+    "endpoints",
+    "severity",
+    "title",
+    "message",
+    "fix",
+    "status",
+    "regressed_at",
+    "status_changed_at",
+)
+SETTABLE_STATUSES = (Insight.Status.OPEN, Insight.Status.DISMISSED, Insight.Status.FIXED)
+
+
+class StatusInvalid(ValueError):
+    pass
+
+
+# --- Pure parts: rows -> span views -> merged findings -> column values ---------------------------------------------
+
+
+def span_views(rows: Iterable[dict]) -> list[SpanView]:
+    """SpanViews from span rows; the app's language (a resource attribute) is copied onto the span's attributes,
+    where the detectors look for it."""
+    views = []
+    for row in rows:
+        language = (row.get("resource") or {}).get(LANGUAGE_KEY)
+        attributes = row.get("attributes") or {}
+        if language and LANGUAGE_KEY not in attributes:
+            row = {**row, "attributes": {**attributes, LANGUAGE_KEY: language}}
+        views.append(span_view_from_row(row))
+    return views
+
+
+def trace_endpoint(rows: list[dict]) -> str:
+    """The operation of the trace's root span (the request it served): the earliest span without a parent, else
+    the earliest whose parent never arrived."""
+    if not rows:
+        return ""
+    ids = {r["span_id"] for r in rows}
+    orphans = [r for r in rows if not r["parent_span_id"] or r["parent_span_id"] not in ids]
+    roots = [r for r in orphans if not r["parent_span_id"]] or orphans or rows
+    root = min(roots, key=lambda r: (r["start_time"], r["span_id"]))
+    return normalise_operation(
+        root["name"] or "",
+        kind=root["kind"] or "",
+        model=root["model"] or "",
+        provider=root["provider"] or "",
+        tool_name=root["tool_name"] or "",
+    )
+
+
+def merge_by_signature(findings: Iterable[Detected]) -> list[Detected]:
+    """One finding per signature, as (trace, signature) is unique.
+
+    The first of a signature (detect_all sorts the most severe, largest saving first) leads: its title, fix and
+    details stay; the others add their spans and savings (distinct spans, so the savings add up), their message
+    after its own, and their details under ``details["merged"]``.
+    """
+    merged: dict[str, Detected] = {}
+    for f in findings:
+        lead = merged.get(f.signature)
+        if lead is None:
+            merged[f.signature] = replace(f, span_ids=list(f.span_ids), details=dict(f.details))
+            continue
+        lead.span_ids.extend(s for s in f.span_ids if s not in lead.span_ids)
+        lead.saving_ms += f.saving_ms
+        lead.saving_usd += f.saving_usd
+        lead.message = f"{lead.message}\n\n{f.message}"
+        lead.details.setdefault("merged", []).append(
+            {
+                "severity": f.severity,
+                "span_ids": list(f.span_ids),
+                "saving_ms": f.saving_ms,
+                "saving_usd": f.saving_usd,
+                "details": f.details,
+            }
+        )
+    return list(merged.values())
+
+
+def _json(value: Any) -> Any:
+    """As the JSON column gives it back (tuples as lists...), so a re-run compares equal to what is stored."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def finding_values(f: Detected, *, seen_at: datetime, endpoint: str) -> dict[str, Any]:
+    return {
+        "signature": f.signature,
+        "detector": f.detector,
+        "severity": f.severity,
+        "title": f.title[:500],
+        "message": f.message,
+        "span_ids": list(f.span_ids),
+        "operation": f.operation[:500],
+        "parent_operation": f.parent_operation[:500],
+        "service": f.service[:200],
+        "endpoint": endpoint[:500],
+        "saving_ms": float(f.saving_ms),
+        "saving_usd": float(f.saving_usd),
+        "fix": _json(asdict(f.fix)) if f.fix else {},
+        "details": _json(f.details),
+        "seen_at": seen_at,
+    }
+
+
+def detect_rows(rows: list[dict]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One trace's span rows -> (finding column values, trace facts). No database."""
+    if not rows or all(r["is_internal"] for r in rows):  # Peekr's own judge traces are not the user's app
+        return [], {}
+    facts = {
+        "project_id": rows[0]["project_id"],
+        "seen_at": min(r["start_time"] for r in rows),
+        "endpoint": trace_endpoint(rows),
+    }
+    found = merge_by_signature(detect_all(span_views(rows)))
+    return [finding_values(f, seen_at=facts["seen_at"], endpoint=facts["endpoint"]) for f in found], facts
+
+
+# --- One trace ---------------------------------------------------------------------------------------------------
+
+
+def load_span_rows(*, trace_pk: int) -> list[dict]:
+    return list(Span.objects.filter(trace_id=trace_pk).values(*SPAN_FIELDS))
+
+
+def _existing(trace_pk: int) -> dict[str, dict]:
+    rows = Finding.objects.filter(trace_id=trace_pk).values(
+        "pk", "signature", "insight_id", "project_id", *FINDING_FIELDS
+    )
+    return {r["signature"]: r for r in rows}
+
+
+def _unchanged(existing: Mapping[str, dict], new: Mapping[str, dict]) -> bool:
+    if existing.keys() != new.keys():
+        return False
+    return all(existing[sig][f] == values[f] for sig, values in new.items() for f in FINDING_FIELDS)
+
+
+def trace_detect(*, trace_pk: int) -> int:
+    """Run every detector on a trace and store its findings; returns how many the trace has. Idempotent.
+
+    The spans are read with one query; nothing is written when the findings are those already stored.
+    """
+    rows = load_span_rows(trace_pk=trace_pk)
+    found, facts = detect_rows(rows)
+    new = {v["signature"]: v for v in found}
+    existing = _existing(trace_pk)
+    if _unchanged(existing, new):
+        return len(new)
+    with transaction.atomic():
+        # Runs of one trace queue on its row, so each computes its deltas from what the previous one stored.
+        if not Trace.objects.select_for_update().filter(pk=trace_pk).values_list("pk", flat=True):
+            return 0  # deleted meanwhile
+        existing = _existing(trace_pk)
+        if _unchanged(existing, new):
+            return len(new)
+        # Findings to write come with their project; findings to remove carry theirs.
+        project_id = facts.get("project_id") or next(iter(existing.values()))["project_id"]
+        insights = _insights_locked(project_id, sorted(new.keys() | existing.keys()), new)
+        now = timezone.now()
+        for sig, insight in insights.items():
+            old, cur = existing.get(sig), new.get(sig)
+            if old is not None:
+                insight.count -= 1
+                insight.total_saving_ms -= old["saving_ms"]
+                insight.total_saving_usd -= old["saving_usd"]
+            if cur is not None:
+                insight.count += 1
+                insight.total_saving_ms += cur["saving_ms"]
+                insight.total_saving_usd += cur["saving_usd"]
+                _seen(insight, cur, now)
+        if new:
+            Finding.objects.bulk_create(
+                [
+                    Finding(project_id=project_id, trace_id=trace_pk, insight_id=insights[sig].pk, **values)
+                    for sig, values in new.items()
+                ],
+                update_conflicts=True,
+                unique_fields=["trace", "signature"],
+                update_fields=["insight", *FINDING_FIELDS],
+            )
+        gone = [old["pk"] for sig, old in existing.items() if sig not in new]
+        if gone:
+            Finding.objects.filter(pk__in=gone).delete()
+        Insight.objects.bulk_update(list(insights.values()), INSIGHT_COUNTERS)
+    return len(new)
+
+
+def _insights_locked(project_id: int, signatures: list[str], new: Mapping[str, dict]) -> dict[str, Insight]:
+    """The insights of these signatures, locked in signature order; those seen for the first time are created.
+
+    Two traces creating the same new insight at once: the second insert is ignored, and its run locks the row the
+    first created. (Rarely two runs lock the same insights in opposite orders through such a creation; PostgreSQL
+    then aborts one with a deadlock error and the task retries it.)
+    """
+    locked = Insight.objects.select_for_update().filter(project_id=project_id).order_by("signature")
+    found = {i.signature: i for i in locked.filter(signature__in=signatures)}
+    missing = [sig for sig in signatures if sig not in found]
+    if missing:
+        Insight.objects.bulk_create([_new_insight(project_id, new[sig]) for sig in missing], ignore_conflicts=True)
+        found.update({i.signature: i for i in locked.filter(signature__in=missing)})
+    return found
+
+
+def _new_insight(project_id: int, values: Mapping[str, Any]) -> Insight:
+    return Insight(
+        project_id=project_id,
+        signature=values["signature"],
+        detector=values["detector"],
+        operation=values["operation"],
+        parent_operation=values["parent_operation"],
+        service=values["service"],
+        severity=values["severity"],
+        title=values["title"],
+        message=values["message"],
+        fix=values["fix"],
+    )
+
+
+def _seen(insight: Insight, values: Mapping[str, Any], now: datetime) -> None:
+    """A trace with this insight's finding: widen first/last seen, keep the latest wording, note the endpoint,
+    and flag a fixed insight that came back."""
+    seen = values["seen_at"]
+    if insight.first_seen is None or seen < insight.first_seen:
+        insight.first_seen = seen
+    if insight.last_seen is None or seen >= insight.last_seen:
+        insight.last_seen = seen
+        insight.severity, insight.title = values["severity"], values["title"]
+        insight.message, insight.fix = values["message"], values["fix"]
+    endpoint = values["endpoint"]
+    if endpoint and endpoint not in insight.endpoints and len(insight.endpoints) < Insight.MAX_ENDPOINTS:
+        insight.endpoints = [*insight.endpoints, endpoint]
+    if insight.status == Insight.Status.FIXED and insight.fixed_at is not None and seen > insight.fixed_at:
+        insight.status = Insight.Status.REGRESSED
+        insight.regressed_at = insight.status_changed_at = now
+
+
+def on_trace_complete(trace_pk: int) -> None:
+    """traces' completion hook: detection runs in its own task, after the trace settled."""
+    from insights.tasks import trace_detect as task
+
+    try:
+        task.delay(trace_pk)
+    except Exception:  # noqa: BLE001
+        # The other completion hooks must still run; `manage.py insights_rebuild` catches up on a lost message.
+        log.warning("could not enqueue insights.trace_detect for trace %s", trace_pk, exc_info=True)
+
+
+# --- The full rebuild ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RebuildResult:
+    traces: int = 0
+    spans: int = 0
+    findings: int = 0
+    insights: int = 0
+    seconds: float = 0.0
+    detect_seconds: float = 0.0  # of which in the detectors (pure Python)
+
+
+def insights_rebuild(
+    *, project: Project, batch_size: int = 500, progress: Callable[[RebuildResult], None] | None = None
+) -> RebuildResult:
+    """Detection over every completed trace of the project, from scratch.
+
+    Findings are deleted and detected again: traces in pk order, the spans of ``batch_size`` traces per query,
+    their findings written in bulk (an upsert, so a trace_detect running meanwhile cannot make it fail). Then
+    every insight's counters are recounted from the findings in one grouped query. Status, fixed_at and
+    dismissals are kept; a fixed insight last seen after fixed_at becomes regressed.
+    """
+    started = time.monotonic()
+    result = RebuildResult()
+    Finding.objects.filter(project=project).delete()
+    insights = {i.signature: i for i in Insight.objects.filter(project=project)}
+    latest: dict[str, dict] = {}  # signature -> the latest finding's values (its wording goes on the insight)
+    traces = Trace.objects.filter(project=project, completed_at__isnull=False, is_internal=False).order_by("pk")
+    last_pk = 0
+    while True:
+        pks = list(traces.filter(pk__gt=last_pk).values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            break
+        last_pk = pks[-1]
+        rows = Span.objects.filter(trace_id__in=pks).order_by("trace_id", "start_time").values("trace_id", *SPAN_FIELDS)
+        batch: list[tuple[int, dict]] = []
+        detect_started = time.monotonic()
+        for trace_pk, trace_rows in groupby(list(rows), key=lambda r: r["trace_id"]):
+            trace_rows = list(trace_rows)
+            result.spans += len(trace_rows)
+            found, _ = detect_rows(trace_rows)
+            for values in found:
+                batch.append((trace_pk, values))
+                sig = values["signature"]
+                if sig not in latest or values["seen_at"] >= latest[sig]["seen_at"]:
+                    latest[sig] = values
+        result.detect_seconds += time.monotonic() - detect_started
+        result.traces += len(pks)
+        new = [_new_insight(project.pk, latest[sig]) for sig in {v["signature"] for _, v in batch} - insights.keys()]
+        if new:
+            Insight.objects.bulk_create(new, ignore_conflicts=True)
+            created = Insight.objects.filter(project=project, signature__in=[i.signature for i in new])
+            insights.update({i.signature: i for i in created})
+        Finding.objects.bulk_create(
+            [
+                Finding(project_id=project.pk, trace_id=trace_pk, insight_id=insights[v["signature"]].pk, **v)
+                for trace_pk, v in batch
+            ],
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["trace", "signature"],
+            update_fields=["insight", *FINDING_FIELDS],
+        )
+        result.findings += len(batch)
+        if progress:
+            result.seconds = time.monotonic() - started
+            progress(result)
+
+    _recount(project, insights, latest)
+    result.insights = sum(1 for i in insights.values() if i.count)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _recount(project: Project, insights: dict[str, Insight], latest: Mapping[str, dict]) -> None:
+    totals = {
+        row["insight_id"]: row
+        for row in Finding.objects.filter(project=project)
+        .values("insight_id")
+        .annotate(
+            n=Count("id"), ms=Sum("saving_ms"), usd=Sum("saving_usd"), first=Min("seen_at"), last=Max("seen_at")
+        )
+        .order_by()
+    }
+    endpoints: dict[int, list[str]] = {}
+    for insight_id, endpoint in (
+        Finding.objects.filter(project=project).exclude(endpoint="").values_list("insight_id", "endpoint").distinct()
+    ):
+        endpoints.setdefault(insight_id, []).append(endpoint)
+    now = timezone.now()
+    for sig, insight in insights.items():
+        row = totals.get(insight.pk) or {"n": 0, "ms": 0.0, "usd": 0.0, "first": None, "last": None}
+        insight.count = row["n"]
+        insight.total_saving_ms = row["ms"] or 0.0
+        insight.total_saving_usd = row["usd"] or 0.0
+        insight.first_seen, insight.last_seen = row["first"], row["last"]
+        insight.endpoints = sorted(endpoints.get(insight.pk, []))[: Insight.MAX_ENDPOINTS]
+        if sig in latest:
+            values = latest[sig]
+            insight.severity, insight.title = values["severity"], values["title"]
+            insight.message, insight.fix = values["message"], values["fix"]
+        if (
+            insight.status == Insight.Status.FIXED
+            and insight.fixed_at is not None
+            and insight.last_seen is not None
+            and insight.last_seen > insight.fixed_at
+        ):
+            insight.status = Insight.Status.REGRESSED
+            insight.regressed_at = insight.status_changed_at = now
+    Insight.objects.bulk_update(list(insights.values()), INSIGHT_COUNTERS, batch_size=500)
+
+
+# --- Status ------------------------------------------------------------------------------------------------------
+
+
+def insight_set_status(*, insight: Insight, status: str, now: datetime | None = None) -> Insight:
+    """Open, dismiss or mark fixed. Marking fixed (again) starts the regression watch from now; reopening ends it."""
+    if status not in SETTABLE_STATUSES:
+        raise StatusInvalid(f"status must be one of {', '.join(SETTABLE_STATUSES)}; got {status!r}")
+    now = now or timezone.now()
+    with transaction.atomic():
+        insight = Insight.objects.select_for_update().get(pk=insight.pk)
+        if insight.status == status:
+            return insight
+        insight.status = status
+        insight.status_changed_at = now
+        if status == Insight.Status.FIXED:
+            insight.fixed_at, insight.regressed_at = now, None
+        elif status == Insight.Status.OPEN:
+            insight.fixed_at, insight.regressed_at = None, None
+        insight.save(update_fields=["status", "status_changed_at", "fixed_at", "regressed_at"])
+    return insight
