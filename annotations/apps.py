@@ -11,3 +11,9 @@ class AnnotationsConfig(AppConfig):
 
         if on_trace_complete not in trace_services.TRACE_COMPLETE_HOOKS:
             trace_services.TRACE_COMPLETE_HOOKS.append(on_trace_complete)
+        # Feedback can arrive long after routing ran: thumbs-down and escalations route the trace again.
+        from annotations.services import on_feedback
+        from evals import services as eval_services
+
+        if on_feedback not in eval_services.FEEDBACK_HOOKS:
+            eval_services.FEEDBACK_HOOKS.append(on_feedback)

@@ -265,11 +265,22 @@ def queue_items_add(
     return list(QueueItem.objects.filter(queue=queue, trace_id__in=wanted, created_at=now).order_by("pk"))
 
 
+def on_feedback(trace_pk: int, kind: str) -> None:
+    """evals' feedback hook: a thumbs-down or an escalation routes the trace (idempotent per queue)."""
+    if kind in ("thumbs_down", "escalation"):
+        from annotations.tasks import route_trace
+
+        route_trace.delay(trace_pk)
+
+
 def on_trace_complete(trace_pk: int) -> None:
     """traces' completion hook: route once evaluation has had its chance to write scores."""
     from annotations.tasks import route_trace
 
-    route_trace.apply_async(args=[trace_pk], countdown=ROUTE_DELAY_SECONDS)
+    try:
+        route_trace.apply_async(args=[trace_pk], countdown=ROUTE_DELAY_SECONDS)
+    except Exception:  # noqa: BLE001 - a broker outage must not cost the other completion hooks their turn
+        log.warning("could not enqueue route_trace for trace %s", trace_pk, exc_info=True)
 
 
 # ---------------------------------------------------------------- claiming and reviewing

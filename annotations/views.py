@@ -258,10 +258,29 @@ def queue_add(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def queue_picker(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The "Add to queue" control the trace list (?bulk=1) and the trace page (?trace=<id>) load with htmx.
+
+    Empty for members who do not review; outsiders get a 404 like everywhere else.
+    """
+    membership = _membership(request, project_id)
+    context = {
+        "queues": list(Queue.objects.filter(project=membership.project).order_by("name"))
+        if membership.role in services.REVIEW_ROLES
+        else [],
+        "trace_id": request.GET.get("trace", ""),
+        "bulk": bool(request.GET.get("bulk")),
+        "next": request.GET.get("next", ""),
+    }
+    return _page(request, "annotations/_queue_picker.html", context, membership)
+
+
+@login_required
 @require_POST
 def queue_promote(request: HttpRequest, project_id: int, queue_id: int) -> HttpResponse:
     """Promote the chosen reviewed items (the groups' representatives, by default) into a golden set."""
-    membership = _manager(request, project_id)
+    membership = _reviewer(request, project_id)
     queue = _queue(membership, queue_id)
     form = PromoteForm(request.POST, golden_sets=GoldenSet.objects.filter(project=membership.project))
     item_pks = [int(pk) for pk in request.POST.getlist("items") if pk.isdigit()]

@@ -1,7 +1,7 @@
 """What evaluation costs: ingest latency with judge rules on and off, the built-in rules per span, judge throughput.
 
-    .venv/bin/python bench/eval_overhead.py            # 4 ingest runs of 200 requests, 200 judged scores per setup
-    .venv/bin/python bench/eval_overhead.py --quick    # a smoke run: 2 runs of 30 requests, 40 scores
+    .venv/bin/python bench/eval_overhead.py            # 3 rounds of OFF, ON runs of 200 requests; 200 judged scores
+    .venv/bin/python bench/eval_overhead.py --quick    # a smoke run: 1 round of 30 requests, 40 scores
 
 1. Ingest overhead. gunicorn peekr_web.wsgi on PostgreSQL (`peekr_bench_evals`, recreated and migrated) with
    Redis db 6 as the Celery broker, and one `celery -A peekr_web worker --concurrency 2` (2 pool processes)
@@ -10,8 +10,8 @@
    texts per run, so the judge cache never answers) is sent in runs alternating judge rules OFF (a project
    with the built-in rules only) and ON (a project that also has a faithfulness + rubric rule on llm spans at
    sample rate 1.0, judged by a fake OpenAI-compatible judge in its own process). Each run starts with idle
-   workers and an empty queue: after a run the backlog gets --drain-timeout seconds to finish, then what is
-   left is purged. Besides the client's p50/p99 per request, gunicorn (through a config file of hooks written
+   workers and an empty queue: after a run the backlog gets --drain-timeout seconds, then the queue is purged
+   and the tasks the workers still hold are revoked. Besides the client's p50/p99 per request, gunicorn (through a config file of hooks written
    to a temporary directory; no app code changes) records each request's wall time, its thread's CPU time,
    its wait for a CPU (/proc/thread-self/schedstat), the time in psycopg calls and in the Redis enqueue,
    and the number of SQL statements, and the CPU seconds each component burnt during the run are read from
@@ -210,7 +210,7 @@ class Worker:
         self.log = data_dir / f"worker-{name}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "peekr_web", "worker", "--concurrency", str(concurrency),
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--loglevel", os.environ.get("PEEKR_BENCH_WORKER_LOGLEVEL", "WARNING"), "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--hostname", self.hostname],
             cwd=ROOT,
             env={**os.environ, **env},
@@ -304,34 +304,51 @@ def cmdline(pid: int) -> str:
 
 
 class CpuMeter:
-    """CPU seconds per component: sessions we started, our PostgreSQL backends (by database name in their
-    process title), Redis, this process (the sender), and the whole machine (/proc/stat)."""
+    """CPU seconds per component between two samples, process by process (a process that started in between
+    counts whole; one that exited is lost, but the machine total still has it): the sessions we started,
+    PostgreSQL's backends of our database (by the database name in their process title), the rest of
+    PostgreSQL, Redis, this process (the sender), everything else, and the whole machine (/proc/stat)."""
 
     def __init__(self, database: str):
         self.database = database
         self.sessions: dict[str, list[int]] = {}
 
-    def sample(self) -> dict[str, float]:
-        table = proc_table()
-        out: dict[str, float] = {name: 0.0 for name in self.sessions}
-        out["postgres"] = out["redis"] = 0.0
-        by_session = {sid: name for name, sids in self.sessions.items() for sid in sids}
-        for pid, info in table.items():
-            if info["session"] in by_session:
-                out[by_session[info["session"]]] += info["cpu"]
-            elif info["comm"] == "postgres" and f" {self.database} " in cmdline(pid):
-                out["postgres"] += info["cpu"]
-            elif info["comm"].startswith("redis-server"):
-                out["redis"] += info["cpu"]
-        out["client"] = table.get(os.getpid(), {}).get("cpu", 0.0)
-        busy, total = ingest.cpu_times()
-        out["machine"] = busy / os.sysconf("SC_CLK_TCK")
-        out["_total"] = total / os.sysconf("SC_CLK_TCK")
-        return out
+    def sample(self) -> tuple[dict[int, dict], tuple[int, int]]:
+        return proc_table(), ingest.cpu_times()
 
-    @staticmethod
-    def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-        return {k: after[k] - before.get(k, 0.0) for k in after}
+    def category(self, pid: int, info: dict, by_session: dict[int, str]) -> str:
+        if info["session"] in by_session:
+            return by_session[info["session"]]
+        if pid == os.getpid():
+            return "client"
+        if info["comm"] == "postgres":
+            return "postgres" if f" {self.database} " in cmdline(pid) else "pg other"
+        if info["comm"].startswith("redis-server"):
+            return "redis"
+        return "others"
+
+    def delta(self, before, after) -> dict:
+        (t0, m0), (t1, m1) = before, after
+        by_session = {sid: name for name, sids in self.sessions.items() for sid in sids}
+        out: dict = {name: 0.0 for name in (*self.sessions, "client", "postgres", "pg other", "redis")}
+        others: dict[str, float] = {}
+        for pid, info in t1.items():
+            old = t0.get(pid)
+            spent = info["cpu"] - (old["cpu"] if old is not None and old["comm"] == info["comm"] else 0.0)
+            if spent <= 0:
+                continue
+            category = self.category(pid, info, by_session)
+            if category == "others":
+                others[info["comm"]] = others.get(info["comm"], 0.0) + spent
+            else:
+                out[category] += spent
+        tick = os.sysconf("SC_CLK_TCK")
+        out["machine"] = (m1[0] - m0[0]) / tick
+        out["capacity"] = (m1[1] - m0[1]) / tick
+        ours = sum(v for k, v in out.items() if k not in ("machine", "capacity"))
+        out["others"] = max(0.0, out["machine"] - ours)
+        out["others_top"] = sorted(others.items(), key=lambda kv: -kv[1])[:3]
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -347,32 +364,66 @@ def queue_length(redis_client) -> int:
     return total
 
 
-def workers_idle(app, workers: list[Worker]) -> bool:
+def backlog(app, redis_client, workers: list[Worker]) -> tuple[int, dict[str, list[str]]]:
+    """(messages in the queue, task ids the workers run / hold prefetched / hold for later (ETA)). A worker
+    that does not answer the inspection counts as busy."""
     names = [w.hostname for w in workers]
     inspect = app.control.inspect(destination=names, timeout=1.0)
-    for method in (inspect.active, inspect.reserved, inspect.scheduled):
+    held: dict[str, list[str]] = {}
+    for name, method in (("active", inspect.active), ("reserved", inspect.reserved), ("scheduled", inspect.scheduled)):
         replies = method() or {}
-        if len(replies) < len(names) or any(replies.values()):
-            return False
-    return True
+        ids = [t.get("request", t).get("id", "?") for tasks in replies.values() for t in tasks]
+        held[name] = ids + ["no reply"] * (len(names) - len(replies))
+        if name == "scheduled":  # those due in more than 5 s (annotations.route_trace waits 60 s)
+            soon = datetime.now(UTC).timestamp() + 5
+            held["later"] = [
+                t["request"]["id"]
+                for tasks in replies.values()
+                for t in tasks
+                if t.get("eta") and datetime.fromisoformat(t["eta"]).timestamp() > soon
+            ]
+    return queue_length(redis_client), held
 
 
-def drain(app, redis_client, workers: list[Worker], timeout: float) -> tuple[float, int]:
-    """Let the workers finish the backlog for up to `timeout` s, then purge what is left (repeatedly: a task
-    in flight may enqueue more) until queue and workers are idle. Returns (seconds waited, messages purged)."""
+@dataclass
+class Drained:
+    seconds: float = 0.0
+    purged: int = 0  # messages removed from the queue
+    revoked: int = 0  # tasks the workers held (prefetched or waiting for their ETA), revoked
+
+
+def drain(app, redis_client, workers: list[Worker], timeout: float, verbose: bool = False) -> Drained:
+    """Let the workers work through the backlog for up to `timeout` s; then purge the queue (repeatedly: a task
+    in flight may enqueue more) and revoke what the workers hold, until nothing is left that could run during
+    the next measurement. Tasks waiting for an ETA (the 60 s annotations.route_trace, trace_settle's retries)
+    are revoked as soon as nothing else is left: a revoked task is discarded when its time comes."""
     began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        if queue_length(redis_client) == 0 and workers_idle(app, workers):
-            return time.monotonic() - began, 0
-        time.sleep(1.0)
-    purged = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        purged += app.control.purge() or 0
-        if queue_length(redis_client) == 0 and workers_idle(app, workers):
+    out = Drained()
+    revoked: set[str] = set()
+    while time.monotonic() - began < timeout + 120:
+        late = time.monotonic() - began >= timeout
+        if late:
+            out.purged += app.control.purge() or 0
+        queued, held = backlog(app, redis_client, workers)
+        live = {k: [i for i in v if i not in revoked] for k, v in held.items()}
+        if verbose:
+            counts = {k: len(v) for k, v in live.items()}
+            print(
+                f"    drain {time.monotonic() - began:5.1f} s: queued {queued}, {counts}", file=sys.stderr, flush=True
+            )
+        if "no reply" not in sum(live.values(), []):
+            # out of time: everything held; otherwise only what is due in more than 5 s
+            new = live["reserved"] + live["scheduled"] if late else live["later"]
+            if new:
+                app.control.revoke(new)
+                revoked.update(new)
+                live = {k: [i for i in v if i not in revoked] for k, v in live.items()}
+        if not (queued or live["active"] or live["reserved"] or live["scheduled"]):
             break
-        time.sleep(0.5)
-    return time.monotonic() - began, purged
+        time.sleep(1.0 if not late else 0.5)
+    out.seconds = time.monotonic() - began
+    out.revoked = len(revoked)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -405,8 +456,7 @@ class IngestRun:
     judged: int = 0
     judge_pending: int = 0
     queued: int = 0
-    drain_s: float = 0.0
-    purged: int = 0
+    drained: Drained = field(default_factory=Drained)
     extra: dict = field(default_factory=dict)
 
     def server_ms(self, key: str, q: float = 0.5) -> float:
@@ -466,7 +516,7 @@ def ingest_run(label: str, judges: bool, seed: int, args, ctx) -> IngestRun:
     began = time.perf_counter()
     latencies, errors = ingest.send_all(server.port, key, [bodies])
     window = time.perf_counter() - began
-    cpu = CpuMeter.delta(before, meter.sample())
+    cpu = meter.delta(before, meter.sample())
     progress = background_progress(project)
     queued = queue_length(ctx["redis"])
     time.sleep(0.5)  # the last request's log line is written after its response
@@ -484,7 +534,7 @@ def ingest_run(label: str, judges: bool, seed: int, args, ctx) -> IngestRun:
         queued=queued,
         **progress,
     )
-    run.drain_s, run.purged = drain(ctx["app"], ctx["redis"], ctx["workers"], args.drain_timeout)
+    run.drained = drain(ctx["app"], ctx["redis"], ctx["workers"], args.drain_timeout, args.verbose)
     done = background_progress(project)
     run.extra = {
         "judged_after_drain": done["judged"],
@@ -494,7 +544,8 @@ def ingest_run(label: str, judges: bool, seed: int, args, ctx) -> IngestRun:
     print(
         f"  {label}: p50 {pct(latencies, 0.5):.0f} ms, p99 {pct(latencies, 0.99):.0f} ms over {len(latencies)} "
         f"requests in {window:.1f} s; background during the run: {run.evaluated}/{run.traces} traces evaluated, "
-        f"{run.judged} judge scores done; drained in {run.drain_s:.0f} s, {run.purged} messages purged",
+        f"{run.judged} judge scores done; drained in {run.drained.seconds:.0f} s, "
+        f"{run.drained.purged} messages purged, {run.drained.revoked} held tasks revoked",
         flush=True,
     )
     return run
@@ -517,7 +568,7 @@ def warm_up_judges(args, ctx) -> None:
         if done.filter(evaluator="faithfulness").count() >= 6 and done.filter(evaluator="rubric").count() >= 6:
             break
         time.sleep(0.5)
-    drain(ctx["app"], ctx["redis"], ctx["workers"], 10)
+    drain(ctx["app"], ctx["redis"], ctx["workers"], 10, args.verbose)
 
 
 def part_ingest(args, env, data_dir: Path, redis_client, app, meter: CpuMeter) -> tuple[list[IngestRun], dict]:
@@ -700,9 +751,9 @@ def throughput_run(label: str, setup: list[int], n: int, seed: int, args, env, d
         project, _ = project_create(name=f"bench-evals-judges-{len(setup)}x{setup[0]}-{time.time_ns()}")
         judge_rule(project, judge.base_url, ["rubric"], "rubric")
         pending = pending_judge_scores(project, n + 4, seed)
-        warm, measured = pending[:4], pending[4:]
+        warm, measured = pending[:4], pending[4 : 4 + n]
         app.control.purge()  # the trace_settle messages of the in-process ingest: not part of this measurement
-        workers = [Worker(env, f"judge-{chr(97 + i)}", c, data_dir) for i, c in enumerate(setup)]
+        workers = [Worker(env, f"judge{len(setup)}-{chr(97 + i)}", c, data_dir) for i, c in enumerate(setup)]
         for w in workers:
             w.wait_ready(app)
         meter.sessions = {"celery": [w.proc.pid for w in workers], "judge": [judge.proc.pid]}
@@ -724,7 +775,7 @@ def throughput_run(label: str, setup: list[int], n: int, seed: int, args, env, d
                 break
             time.sleep(0.05)
         wall = time.perf_counter() - began
-        cpu = CpuMeter.delta(before, meter.sample())
+        cpu = meter.delta(before, meter.sample())
         scores = Score.objects.filter(pk__in=measured)
         run = ThroughputRun(
             label=label,
@@ -738,7 +789,7 @@ def throughput_run(label: str, setup: list[int], n: int, seed: int, args, env, d
             timed_out=timed_out,
             cpu=cpu,
         )
-        drain(app, redis_client, workers, 30)
+        drain(app, redis_client, workers, 30, args.verbose)
     except BaseException:
         for w in workers:
             print(f"--- {w.log.name} (tail) ---\n{w.log.read_text(errors='replace')[-2000:]}")
@@ -755,12 +806,62 @@ def throughput_run(label: str, setup: list[int], n: int, seed: int, args, env, d
     return run
 
 
-def part_judges(args, env, data_dir, app, redis_client, meter) -> list[ThroughputRun]:
+def judge_task_profile(args, data_dir: Path, n: int) -> dict:
+    """Where one judge task's time goes: judge_score_run in this process (no broker, no worker), on pending
+    rubric scores, with timers wrapped around its stages (ingest.StageTimer)."""
+    from django.db import connection
+
+    from evals import judge_client, judges
+    from evals import services as eval_services
+    from traces import services as trace_services
+    from traces.services import project_create
+
+    judge = Judge("rubric", args.judge_delay, data_dir)
+    try:
+        project, _ = project_create(name=f"bench-evals-judge-profile-{time.time_ns()}")
+        judge_rule(project, judge.base_url, ["rubric"], "rubric")
+        pending = pending_judge_scores(project, n + 2, seed=900)
+        for pk in pending[:2]:  # warm-up: openai's import, the first connections
+            eval_services.judge_score_run(score_pk=pk)
+        measured = pending[2 : n + 2]
+        statements = [0]
+
+        def count(execute, sql, params, many, context):
+            statements[0] += 1
+            return execute(sql, params, many, context)
+
+        with ingest.StageTimer() as timer, connection.execute_wrapper(count):
+            timer.wrap(eval_services, "judge_score_run", "total")
+            timer.wrap(judges, "judge_sync", "judge call")
+            timer.wrap(judge_client.JudgeClient, "__init__", "client")
+            timer.wrap(eval_services, "build_targets", "build_targets")
+            timer.wrap(eval_services, "_ledger_record", "ledger")
+            timer.wrap(eval_services, "_trace_judge_calls", "judge trace")
+            timer.wrap(trace_services, "spans_ingest", "spans_ingest")
+            timer.wrap(eval_services, "_score_finish", "finish")
+            timer.wrap(eval_services, "span_write_back", "write back")
+            c0 = time.thread_time()
+            for pk in measured:
+                eval_services.judge_score_run(score_pk=pk)
+            cpu = time.thread_time() - c0
+    finally:
+        judge.stop()
+    per = {k: v * 1000 / len(measured) for k, v in timer.totals.items()}
+    per["cpu"] = cpu * 1000 / len(measured)
+    per["sql"] = statements[0] / len(measured)
+    per["n"] = len(measured)
+    return per
+
+
+def part_judges(args, env, data_dir, app, redis_client, meter) -> tuple[list[ThroughputRun], dict]:
     setups = [("2 x worker --concurrency 1", [1, 1]), ("1 x worker --concurrency 2", [2])]
-    return [
+    runs = [
         throughput_run(label, setup, args.scores, 500 + 100 * i, args, env, data_dir, app, redis_client, meter)
         for i, (label, setup) in enumerate(setups)
     ]
+    profile = judge_task_profile(args, data_dir, 20 if args.quick else 50)
+    app.control.purge()  # the trace_settle messages of the profile's own writes
+    return runs, profile
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -782,25 +883,41 @@ def print_ingest(runs: list[IngestRun], args, extra: dict) -> None:
     print()
     head = (
         f"{'run':<7}| {'p50 ms':>6} | {'p99 ms':>6} | {'max ms':>6} || {'srv p50':>7} | {'CPU':>5} | {'runq':>5} | "
-        f"{'in SQL':>6} | {'commit':>6} | {'Redis':>5} | {'SQL/req':>7} || {'gunicorn':>8} | {'celery':>6} | "
-        f"{'postgres':>8} | {'judge':>5} | {'client':>6} | {'others':>6} | {'idle ld':>7} || {'evaluated':>11} | "
-        f"{'judged':>6} | {'errors':>6}"
+        f"{'in SQL':>6} | {'commit':>6} | {'Redis':>5} | {'SQL/req':>7} | {'errors':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in runs:
+        print(
+            f"{r.label:<7}| {pct(r.latencies_ms, 0.5):>6.0f} | {pct(r.latencies_ms, 0.99):>6.0f} | "
+            f"{max(r.latencies_ms):>6.0f} || {r.server_ms('wall'):>7.1f} | {r.server_ms('cpu'):>5.1f} | "
+            f"{r.server_ms('runq'):>5.1f} | {r.server_ms('sql'):>6.1f} | {r.server_ms('commit'):>6.1f} | "
+            f"{r.server_ms('enqueue'):>5.1f} | {r.server_count('sql_n'):>7.0f} | {len(r.errors):>6}"
+        )
+    print()
+    head = (
+        f"{'run':<7}| {'send s':>6} | {'idle ld':>7} || {'gunicorn':>8} | {'celery':>6} | {'judge':>5} | "
+        f"{'postgres':>8} | {'pg other':>8} | {'client':>6} | {'others':>6} | {'busy':>4} || {'evaluated':>15} | "
+        f"{'judged':>11} | {'drain s':>7} | {'purged':>6} | {'revoked':>7}"
     )
     print(head)
     print("-" * len(head))
     for r in runs:
         c = r.cpu
-        ours = sum(c.get(k, 0.0) for k in ("gunicorn", "celery", "postgres", "judge", "client", "redis"))
-        others = max(0.0, c["machine"] - ours)
+        evaluated = f"{r.evaluated}/{r.extra['evaluated_after_drain']}/{r.traces}"
+        judged = f"{r.judged}/{r.extra['judged_after_drain']}" if r.judges else "-"
         print(
-            f"{r.label:<7}| {pct(r.latencies_ms, 0.5):>6.0f} | {pct(r.latencies_ms, 0.99):>6.0f} | "
-            f"{max(r.latencies_ms):>6.0f} || {r.server_ms('wall'):>7.1f} | {r.server_ms('cpu'):>5.1f} | "
-            f"{r.server_ms('runq'):>5.1f} | {r.server_ms('sql'):>6.1f} | {r.server_ms('commit'):>6.1f} | "
-            f"{r.server_ms('enqueue'):>5.1f} | {r.server_count('sql_n'):>7.0f} || {c.get('gunicorn', 0):>8.1f} | "
-            f"{c.get('celery', 0):>6.1f} | {c.get('postgres', 0):>8.1f} | {c.get('judge', 0):>5.1f} | "
-            f"{c.get('client', 0):>6.1f} | {others:>6.1f} | {r.idle_load:>6.0f}% || "
-            f"{f'{r.evaluated}/{r.traces}':>11} | {r.judged:>6} | {len(r.errors):>6}"
+            f"{r.label:<7}| {r.window_s:>6.1f} | {r.idle_load:>6.0f}% || {c['gunicorn']:>8.1f} | {c['celery']:>6.1f} | "
+            f"{c['judge']:>5.1f} | {c['postgres']:>8.1f} | {c['pg other']:>8.1f} | {c['client']:>6.1f} | "
+            f"{c['others']:>6.1f} | {c['machine'] / max(1e-9, c['capacity']):>4.0%} || {evaluated:>15} | {judged:>11} | "
+            f"{r.drained.seconds:>7.0f} | {r.drained.purged:>6} | {r.drained.revoked:>7}"
         )
+    print(
+        "others, biggest: "
+        + "; ".join(
+            f"{r.label.strip()} " + ", ".join(f"{name} {sec:.1f}" for name, sec in r.cpu["others_top"]) for r in runs
+        )
+    )
     off = [x for r in runs if not r.judges for x in r.latencies_ms]
     on = [x for r in runs if r.judges for x in r.latencies_ms]
     print()
@@ -848,11 +965,15 @@ def print_ingest(runs: list[IngestRun], args, extra: dict) -> None:
     print(
         "p50/p99/max: per request at the client. srv p50 .. SQL/req: medians per request inside gunicorn (POST "
         "/v1/traces, from the hooks): wall, the thread's CPU time, its time runnable but waiting for a CPU "
-        "(schedstat), in psycopg execute/executemany/COPY, in COMMIT, in the trace_settle enqueue (Redis), and the "
-        "number of SQL statements. gunicorn .. others: CPU seconds burnt during the run's send window by each "
-        "component (postgres: the backends of this database; client: this process; others: the rest of the "
-        "machine); idle ld: the machine's load just before the run, with the bench idle. evaluated: traces with "
-        "rule scores by the end of the send window; judged: judge scores finished by then."
+        "(schedstat), in psycopg execute/executemany/COPY, in COMMIT, in the trace_settle enqueue (Redis), and "
+        "the number of SQL statements.\nSecond table, over each run's send window: CPU seconds by component "
+        "(postgres: the backends of this database; pg other: the rest of PostgreSQL, other databases included; "
+        "client: this process; others: the rest of the machine, i.e. other tenants), busy: the machine's CPU use; "
+        "idle ld: its use just before the run with the bench idle; evaluated: traces with rule scores at the end "
+        "of the window / after the drain / sent; judged: judge scores finished at the end of the window / after "
+        "the drain; drain s, purged, revoked: how long the backlog was given after the run, the messages then "
+        "purged from the queue and the tasks the workers held (prefetched, or waiting for an ETA such as "
+        "annotations.route_trace's 60 s) revoked, so that each run starts with idle workers and an empty queue."
     )
 
 
@@ -889,7 +1010,7 @@ def print_rules(res: dict, args) -> None:
     )
 
 
-def print_judges(runs: list[ThroughputRun], args) -> None:
+def print_judges(runs: list[ThroughputRun], profile: dict, args) -> None:
     print(
         f"3. Judge throughput: rubric judge answering after {args.judge_delay * 1000:.0f} ms, one evals.run_judge "
         f"task per pending score (1 chat call each)"
@@ -914,6 +1035,33 @@ def print_judges(runs: list[ThroughputRun], args) -> None:
         "score and its trace, the ledger, the judge's internal trace through spans_ingest, write-back) and the "
         "broker round trip."
     )
+    p = profile
+    other = p["total"] - p.get("judge call", 0) - p.get("build_targets", 0) - p.get("ledger", 0) - p.get("finish", 0)
+    print()
+    print(
+        f"One judge task, in-process (evals.services.judge_score_run on {p['n']} pending rubric scores, no broker; "
+        f"mean per task, wall):"
+    )
+    rows = [
+        ("judge_score_run", p["total"]),
+        (
+            f"  judge call (judge_sync: asyncio.run, client, HTTP incl. the {args.judge_delay * 1000:.0f} ms)",
+            p.get("judge call", 0),
+        ),
+        ("    JudgeClient() (openai.AsyncOpenAI + httpx client)", p.get("client", 0)),
+        ("  build_targets (the trace's spans)", p.get("build_targets", 0)),
+        ("  cost ledger (_ledger_record)", p.get("ledger", 0)),
+        ("    the judge's own trace (_trace_judge_calls -> spans_ingest)", p.get("judge trace", 0)),
+        ("  _score_finish (save the score)", p.get("finish", 0)),
+        ("    span_write_back", p.get("write back", 0)),
+        ("  the rest (load score + rule + spans, cache lookup, attempts)", other),
+    ]
+    for label, value in rows:
+        print(f"  {label:<76}{value:>8.1f} ms")
+    print(
+        f"  thread CPU {p['cpu']:.1f} ms and {p['sql']:.0f} SQL statements per task; beyond the judge's own "
+        f"{args.judge_delay * 1000:.0f} ms a task costs {p['total'] - args.judge_delay * 1000:.0f} ms here"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -924,12 +1072,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 30 requests per run, 1 round, 40 scores")
     parser.add_argument("--requests", type=int, default=200, help="requests per ingest run (default 200)")
     parser.add_argument("--spans-per-request", type=int, default=64, help="spans per request (default 64)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of (OFF, ON) runs (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (OFF, ON) runs (default 3)")
     parser.add_argument("--gunicorn-workers", type=int, default=3, help="gunicorn worker processes (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
     parser.add_argument("--quiet-seconds", type=float, default=1.0, help="PEEKR_TRACE_QUIET_SECONDS (default 1)")
     parser.add_argument("--ingest-judge-delay", type=float, default=0.2, help="judge delay in part 1 (s)")
-    parser.add_argument("--drain-timeout", type=float, default=45.0, help="s the backlog gets after a run")
+    parser.add_argument("--drain-timeout", type=float, default=20.0, help="s the backlog gets after a run")
     parser.add_argument("--rule-runs", type=int, default=20_000, help="run_rules calls per target set")
     parser.add_argument("--evaluate-traces", type=int, default=300, help="traces for trace_evaluate timing")
     parser.add_argument("--scores", type=int, default=200, help="judge scores per throughput run (default 200)")
@@ -937,6 +1085,10 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="recreated on every run")
     parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="flushed at start and end")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the gunicorn/worker/judge logs (printed path)")
+    parser.add_argument("--worker-loglevel", default="WARNING", help="celery workers' --loglevel (default WARNING)")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run (default 1,2,3)")
+    parser.add_argument("--verbose", action="store_true", help="print the backlog while draining (stderr)")
     parser.add_argument("--serve-judge", choices=["ragas", "rubric"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_judge:
@@ -944,7 +1096,7 @@ def main() -> None:
         return
     if args.quick:
         args.requests, args.rounds, args.scores = 30, 1, 40
-        args.rule_runs, args.evaluate_traces, args.drain_timeout = 2_000, 60, 20.0
+        args.rule_runs, args.evaluate_traces, args.drain_timeout = 2_000, 60, 10.0
 
     database = args.database_url.rsplit("/", 1)[-1]
     ingest.ensure_postgres(args.database_url)
@@ -963,6 +1115,8 @@ def main() -> None:
         "PEEKR_JUDGE_BASE_URL": "",
         "PEEKR_JUDGE_MODEL": "",
     }
+    os.environ["PEEKR_BENCH_WORKER_LOGLEVEL"] = args.worker_loglevel
+    parts = {p.strip() for p in args.parts.split(",")}
     started = datetime.now(UTC)
     try:
         ingest.setup_django(env)
@@ -970,16 +1124,24 @@ def main() -> None:
 
         pg = ingest.postgres_version()
         meter = CpuMeter(database)
-        print(f"1. ingest with judge rules off and on ({args.rounds} round(s) of OFF, ON) ...", flush=True)
-        ingest_runs, ingest_extra = part_ingest(args, env, data_dir, redis_client, app, meter)
-        app.control.purge()
-        print("2. built-in rules per span, trace_evaluate per trace ...", flush=True)
-        rules = part_rules(args)
-        print("3. judge throughput ...", flush=True)
-        judge_runs = part_judges(args, env, data_dir, app, redis_client, meter)
+        if "1" in parts:
+            print(f"1. ingest with judge rules off and on ({args.rounds} round(s) of OFF, ON) ...", flush=True)
+            ingest_runs, ingest_extra = part_ingest(args, env, data_dir, redis_client, app, meter)
+            app.control.purge()
+        if "2" in parts:
+            print("2. built-in rules per span, trace_evaluate per trace ...", flush=True)
+            rules = part_rules(args)
+            app.control.purge()  # the trace_settle messages of its in-process ingest
+        if "3" in parts:
+            print("3. judge throughput ...", flush=True)
+            judge_runs, judge_profile = part_judges(args, env, data_dir, app, redis_client, meter)
     finally:
         redis_client.flushdb()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        log_problems = worker_log_problems(data_dir)
+        if args.keep_logs:
+            print(f"logs kept in {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
         if not args.keep_database:
             from django.db import connections
 
@@ -992,12 +1154,30 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, PostgreSQL {pg}, Redis broker (db "
         f"{args.broker_url.rsplit('/', 1)[-1]}), everything on the same machine{' (--quick)' if args.quick else ''}"
     )
+    if "1" in parts:
+        print()
+        print_ingest(ingest_runs, args, ingest_extra)
+    if "2" in parts:
+        print()
+        print_rules(rules, args)
+    if "3" in parts:
+        print()
+        print_judges(judge_runs, judge_profile, args)
     print()
-    print_ingest(ingest_runs, args, ingest_extra)
-    print()
-    print_rules(rules, args)
-    print()
-    print_judges(judge_runs, args)
+    print(
+        "worker logs: "
+        + (", ".join(f"{name}: {n} error/traceback lines" for name, n in log_problems.items()) or "none")
+        + ("" if any(log_problems.values()) else " (no errors)")
+    )
+
+
+def worker_log_problems(data_dir: Path) -> dict[str, int]:
+    """Lines of each worker log that report an error (a task that raised, a traceback)."""
+    out = {}
+    for path in sorted(data_dir.glob("worker-*.log")):
+        text = path.read_text(errors="replace")
+        out[path.stem] = sum(1 for line in text.splitlines() if "ERROR" in line or line.startswith("Traceback"))
+    return out
 
 
 def drop_database(url: str) -> None:

@@ -708,6 +708,9 @@ def score_retry(*, score: Score) -> None:
 # ---------------------------------------------------------------- feedback and guard
 
 
+FEEDBACK_HOOKS: list = []  # callables(trace_pk, kind) registered by other apps (review routing), run after commit
+
+
 def feedback_record(
     *, trace: Trace, kind: str, comment: str = "", edited_output: str = "", user_id: str = ""
 ) -> Feedback:
@@ -736,6 +739,8 @@ def feedback_record(
         from evals.tasks import evaluate_trace
 
         transaction.on_commit(lambda: evaluate_trace.delay(trace.pk))
+    for hook in FEEDBACK_HOOKS:
+        transaction.on_commit(lambda hook=hook: hook(trace.pk, kind))
     return fb
 
 

@@ -88,6 +88,8 @@ class Finding(models.Model):
     fix = models.JSONField(default=dict, blank=True)
     details = models.JSONField(default=dict, blank=True)
     seen_at = models.DateTimeField()  # the trace's start: windows and regressions are about when it happened
+    # A hash of the columns above: a re-run compares it instead of reading back every message, fix and detail.
+    digest = models.CharField(max_length=32)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

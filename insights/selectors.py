@@ -90,6 +90,34 @@ def insights_filtered(*, project: Project, filters: InsightFilters) -> QuerySet[
     return qs
 
 
+def window_days(*, project: Project, window: str, now: datetime) -> tuple[datetime, float]:
+    """The window's start, and the days of data it holds: from the project's oldest finding in it (at least one
+    day, at most the window). The same divisor for every insight, so per-day figures rank as the totals do."""
+    since = now - WINDOWS[window]
+    oldest = Finding.objects.filter(project=project, seen_at__gte=since).aggregate(m=Min("seen_at"))["m"] or now
+    return since, min(max((now - oldest) / DAY, 1.0), WINDOWS[window] / DAY)
+
+
+def _window_stats(project: Project, since: datetime, insight_ids: QuerySet | list[int]) -> dict[int, dict]:
+    rows = (
+        Finding.objects.filter(project=project, seen_at__gte=since, insight_id__in=insight_ids)
+        .values("insight_id")
+        .annotate(n=Count("id"), ms=Sum("saving_ms"), usd=Sum("saving_usd"))
+        .order_by()
+    )
+    return {row["insight_id"]: row for row in rows}
+
+
+def _ranked(insight: Insight, row: dict | None, days: float) -> RankedInsight:
+    item = RankedInsight(insight=insight)
+    if row:
+        item.window_count = row["n"]
+        item.window_saving_ms, item.window_saving_usd = row["ms"] or 0.0, row["usd"] or 0.0
+        item.saving_ms_per_day = item.window_saving_ms / days
+        item.saving_usd_per_day = item.window_saving_usd / days
+    return item
+
+
 def insights_ranked(
     *,
     project: Project,
@@ -99,31 +127,13 @@ def insights_ranked(
     now: datetime | None = None,
     with_examples: bool = True,
 ) -> RankedPage:
-    """The project's insights matching the filters, largest saving per day first (three queries)."""
+    """The project's insights matching the filters, largest saving per day first (four queries)."""
     now = now or timezone.now()
     window = filters.window if filters.window in WINDOWS else DEFAULT_WINDOW
-    since = now - WINDOWS[window]
+    since, days = window_days(project=project, window=window, now=now)
     insights = insights_filtered(project=project, filters=filters)
-    in_window = (
-        Finding.objects.filter(project=project, seen_at__gte=since, insight_id__in=insights.values("pk"))
-        .values("insight_id")
-        .annotate(n=Count("id"), ms=Sum("saving_ms"), usd=Sum("saving_usd"), oldest=Min("seen_at"))
-        .order_by()
-    )
-    stats = {row["insight_id"]: row for row in in_window}
-    oldest = min((row["oldest"] for row in stats.values()), default=now)
-    days = min(max((now - oldest) / DAY, 1.0), WINDOWS[window] / DAY)
-
-    ranked = []
-    for insight in insights:
-        row = stats.get(insight.pk)
-        item = RankedInsight(insight=insight)
-        if row:
-            item.window_count = row["n"]
-            item.window_saving_ms, item.window_saving_usd = row["ms"] or 0.0, row["usd"] or 0.0
-            item.saving_ms_per_day = item.window_saving_ms / days
-            item.saving_usd_per_day = item.window_saving_usd / days
-        ranked.append(item)
+    stats = _window_stats(project, since, insights.values("pk"))
+    ranked = [_ranked(insight, stats.get(insight.pk), days) for insight in insights]
     if filters.sort == "money":
         ranked.sort(key=lambda r: (-r.saving_usd_per_day, -r.saving_ms_per_day, -r.insight.total_saving_usd))
     else:
@@ -134,6 +144,16 @@ def insights_ranked(
         for item in page:
             item.examples = examples.get(item.insight.pk, [])
     return RankedPage(items=page, total=len(ranked), window=window, days=days)
+
+
+def insight_ranked(*, insight: Insight, window: str = DEFAULT_WINDOW, now: datetime | None = None) -> RankedInsight:
+    """One insight with its window figures (as insights_ranked computes them) and its newest example traces."""
+    now = now or timezone.now()
+    window = window if window in WINDOWS else DEFAULT_WINDOW
+    since, days = window_days(project=insight.project, window=window, now=now)
+    item = _ranked(insight, _window_stats(insight.project, since, [insight.pk]).get(insight.pk), days)
+    item.examples = insight_examples(insight_ids=[insight.pk]).get(insight.pk, [])
+    return item
 
 
 def insight_examples(*, insight_ids: list[int], per_insight: int = EXAMPLES_PER_INSIGHT) -> dict[int, list[dict]]:
@@ -182,12 +202,31 @@ def insight_findings(*, insight: Insight, limit: int = 50) -> list[Finding]:
     )  # fmt: skip
 
 
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _finding_order(f: Finding) -> tuple:
+    return (_SEVERITY_ORDER.get(f.severity, 3), -f.saving_ms, -f.saving_usd, f.pk)
+
+
 def trace_findings(*, trace: Trace) -> list[Finding]:
-    """A trace's findings, most severe and largest saving first, with their insight's status (one query)."""
-    findings = list(Finding.objects.filter(trace=trace).select_related("insight"))
-    order = {"critical": 0, "warning": 1, "info": 2}
-    findings.sort(key=lambda f: (order.get(f.severity, 3), -f.saving_ms, -f.saving_usd, f.pk))
-    return findings
+    """A trace's findings, most severe and largest saving first, with their insight (one query).
+
+    Detection runs when a trace completes, so a trace in progress has none to show, and costs no query: one
+    reopened by a late span shows its new findings once it settles again.
+    """
+    if trace.completed_at is None:
+        return []
+    return sorted(Finding.objects.filter(trace=trace).select_related("insight"), key=_finding_order)
+
+
+def trace_finding_marks(*, trace: Trace) -> dict[str, str]:
+    """finding_span_marks for a trace, reading only what it needs (one query, none in progress): the waterfall's
+    next rows."""
+    if trace.completed_at is None:
+        return {}
+    findings = Finding.objects.filter(trace=trace).only("severity", "saving_ms", "saving_usd", "span_ids")
+    return finding_span_marks(sorted(findings, key=_finding_order))
 
 
 def finding_span_marks(findings: Iterable[Finding]) -> dict[str, str]:
@@ -363,10 +402,11 @@ def breakdown_by_release(*, project: Project, since: datetime) -> list[dict]:
 
 
 def _scores(project: Project, since: datetime) -> QuerySet[Score]:
-    # Feedback is stored as scores too; it is not an evaluator.
-    return Score.objects.filter(project=project, status=Score.Status.DONE, created_at__gte=since).exclude(
-        source=Score.Source.FEEDBACK
-    )
+    """Done scores of the traces that started in the range: over time means the traffic's time (a judge that
+    ran late, or a backfill, lands where its trace is). Feedback is stored as scores too; it is no evaluator."""
+    return Score.objects.filter(
+        project=project, status=Score.Status.DONE, trace__start_time__gte=since, trace__is_internal=False
+    ).exclude(source=Score.Source.FEEDBACK)
 
 
 def evaluator_score_values(*, project: Project, since: datetime) -> dict[str, list[float]]:
@@ -375,7 +415,7 @@ def evaluator_score_values(*, project: Project, since: datetime) -> dict[str, li
     rows = (
         _scores(project, since)
         .filter(value__isnull=False)
-        .order_by("evaluator", "-created_at")
+        .order_by("evaluator", "-trace__start_time")
         .values_list("evaluator", "value")
     )
     for evaluator, value in rows:
@@ -389,7 +429,7 @@ def evaluator_pass_rates(*, project: Project, time_range: TimeRange, since: date
     return list(
         _scores(project, since)
         .filter(passed__isnull=False)
-        .annotate(bucket=Trunc("created_at", time_range.unit))
+        .annotate(bucket=Trunc("trace__start_time", time_range.unit))
         .values("bucket", "evaluator")
         .annotate(n=Count("id"), passed_n=Count("id", filter=Q(passed=True)))
         .order_by("evaluator", "bucket")

@@ -26,4 +26,5 @@ api = NinjaAPI(
 
 api.add_router("/v1/traces", "traces.api.router")
 api.add_router("/v1", "evals.api.router")
+api.add_router("/v1", "insights.api.router")
 api.add_router("/v1", "annotations.api.router")

@@ -18,6 +18,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("evals.urls")),
+    path("", include("annotations.urls")),  # annotations: review queues, golden sets, calibration, triage
+    path("", include("insights.urls")),
     path("", include("traces.urls")),
 ]
 

@@ -829,6 +829,31 @@ EXTRACT_SYSTEM = (
     "the new breaking changes you found, then call search_docs for the next page until you reach the last one."
 )
 SEARCH_DOCS = "Search the developer documentation; results are paginated."
+# The migration guide's prose around each changelog page: what a docs search returns with its hits, and what makes
+# the agent's re-sent history grow by a few hundred tokens a step (insights: the context-growth scenario).
+MIGRATION_NOTES = [
+    "Migration notes: v2 keeps working until 31 March; after that date every /v2 route answers 410 Gone. Both "
+    "versions can be called with the same token during the transition, so clients can move one endpoint at a "
+    "time. The v3 reference lists, for each endpoint, the v2 route it replaces and the fields that changed type. "
+    "SDKs from 4.0 on speak v3 only; pin 3.x while you migrate, then upgrade in one step. Run the v3 contract "
+    "tests against the sandbox workspace first: it mirrors production data shapes but never sends emails. "
+    "The changelog below lists every change of this page; the reference has the full request and response schemas.",
+    "Migration notes: cursors are opaque strings; store them as they are and pass them back in `cursor`. A cursor "
+    "stays valid for 24 hours. Lists default to 50 items and accept up to 200 with `limit`. Totals are no longer "
+    "returned, since counting large notebooks made v2 list calls slow; ask `GET /v3/notebooks/{id}/stats` instead. "
+    "Iterate until `next_cursor` is null; items added while you page appear at most once, items deleted may be "
+    "skipped. Sorting is fixed per cursor: changing `order` means starting again from the first page.",
+    "Migration notes: check webhook signatures before parsing the body: compute HMAC-SHA256 over the raw bytes with "
+    "the endpoint secret and compare in constant time. Deliveries are retried with backoff for 24 hours; answer "
+    "2xx within 10 seconds or the attempt counts as failed. Secrets can be rotated with two active at once. "
+    "Events may arrive out of order: compare `occurred_at`, and treat `event_id` as an idempotency key. The "
+    "`GET /v3/webhooks/{id}/deliveries` endpoint lists the last 1,000 attempts with their response codes.",
+    "Migration notes: scopes are checked on every request: `notes:read`, `notes:write`, `shares:write` and "
+    "`admin`. Tokens created before v3 carry every scope of their creator and keep working; new tokens start "
+    "with none. A request without the scope it needs answers 403 with `missing_scope` in the problem details. "
+    "Workspace admins can list and revoke tokens under Settings > Developer > Tokens. "
+    "Service accounts get their own tokens, so a person leaving the workspace no longer breaks an integration.",
+]
 
 
 def doc_research_loop(tracer: Tracer, start_ns: int, rng: random.Random, *, steps: int = 15) -> int:
@@ -857,6 +882,7 @@ def doc_research_loop(tracer: Tracer, start_ns: int, rng: random.Random, *, step
         entries = [V3_BREAKING_CHANGES[step % len(V3_BREAKING_CHANGES)], *rng.sample(NON_BREAKING, 2)]
         rng.shuffle(entries)
         result = f"API changelog v3 (page {page} of {steps}):\n" + "\n".join(f"- {e}" for e in entries)
+        result += "\n\n" + MIGRATION_NOTES[step % len(MIGRATION_NOTES)]
         t = execute_tool(
             tracer,
             rng,

@@ -21,6 +21,7 @@ from django_htmx.http import push_url
 
 from evals import selectors as eval_selectors
 from evals.services import evaluator_names
+from insights import selectors as insight_selectors
 from traces import selectors
 from traces.models import Membership
 from traces.services import api_key_create, api_key_revoke
@@ -244,6 +245,7 @@ def trace_detail(request: HttpRequest, project_id: int, trace_id: str) -> HttpRe
     waterfall = layout(selectors.waterfall_spans(trace=trace))
     span = _selected_span(request, project, trace, waterfall.rows)
     shown = _rows_shown(request)
+    findings = insight_selectors.trace_findings(trace=trace)  # insights: this trace's findings, one query
     context = {
         "trace": trace,
         "waterfall": waterfall,
@@ -252,6 +254,8 @@ def trace_detail(request: HttpRequest, project_id: int, trace_id: str) -> HttpRe
         "remaining": max(len(waterfall.rows) - shown, 0),
         "span": span,
         "selected_id": span.span_id if span else "",
+        "findings": findings,  # insights
+        "finding_marks": insight_selectors.finding_span_marks(findings),  # insights: span id -> finding numbers
         **_trace_urls(project_id, trace.trace_id),
     }
     return _page(request, "traces/trace_detail.html", context, membership)
@@ -278,6 +282,7 @@ def waterfall_rows(request: HttpRequest, project_id: int, trace_id: str) -> Http
         "next_offset": end if len(waterfall.rows) > end else None,
         "remaining": max(len(waterfall.rows) - end, 0),
         "selected_id": request.GET.get("span", ""),
+        "finding_marks": insight_selectors.trace_finding_marks(trace=trace),  # insights: one query
         **_trace_urls(project_id, trace.trace_id),
     }
     return _page(request, "traces/trace_detail.html#waterfall_rows", context, membership)

@@ -11,6 +11,10 @@ from annotations.management.commands.peekr_regress import golden_set_lookup
 class Command(BaseCommand):
     help = "Export a golden set (latest version unless --version) as JSONL or as a pytest file."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # --version is the golden set's version (the interface), not Django's own version flag.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("--golden-set", required=True)
         parser.add_argument("--project")

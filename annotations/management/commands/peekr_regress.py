@@ -30,6 +30,10 @@ class Command(BaseCommand):
         "Exit 1 on a regression, 2 on a usage or connection error."
     )
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # --version is the golden set's version (the interface), not Django's own version flag.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("--golden-set", required=True)
         parser.add_argument("--project", help="project name, when several projects have a set of that name")
