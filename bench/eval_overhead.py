@@ -1,20 +1,24 @@
 """What evaluation costs: ingest latency with judge rules on and off, the built-in rules per span, judge throughput.
 
-    .venv/bin/python bench/eval_overhead.py            # 3 rounds of OFF, ON runs of 200 requests; 200 judged scores
-    .venv/bin/python bench/eval_overhead.py --quick    # a smoke run: 1 round of 30 requests, 40 scores
+    .venv/bin/python bench/eval_overhead.py            # 5 rounds of off/on/judging runs of 200 requests; 200 scores
+    .venv/bin/python bench/eval_overhead.py --quick    # a smoke run: 1 round of runs of 30 requests, 40 scores
 
 1. Ingest overhead. gunicorn peekr_web.wsgi on PostgreSQL (`peekr_bench_evals`, recreated and migrated) with
    Redis db 6 as the Celery broker, and one `celery -A peekr_web worker --concurrency 2` (2 pool processes)
    running throughout, so traces really settle and get evaluated in the background while requests arrive.
    The same workload (requests of 64 spans, traces of six spans as in bench/ingest.py, fresh ids and fresh
-   texts per run, so the judge cache never answers) is sent in runs alternating judge rules OFF (a project
-   with the built-in rules only) and ON (a project that also has a faithfulness + rubric rule on llm spans at
-   sample rate 1.0, judged by a fake OpenAI-compatible judge in its own process). Each run starts with idle
-   workers and an empty queue: after a run the backlog gets --drain-timeout seconds, then the queue is purged
-   and the tasks the workers still hold are revoked. Besides the client's p50/p99 per request, gunicorn (through a config file of hooks written
-   to a temporary directory; no app code changes) records each request's wall time, its thread's CPU time,
-   its wait for a CPU (/proc/thread-self/schedstat), the time in psycopg calls and in the Redis enqueue,
-   and the number of SQL statements, and the CPU seconds each component burnt during the run are read from
+   texts per run, so the judge cache never answers) is sent in rounds of three runs, in an order that rotates
+   from round to round: OFF (a project with the built-in rules only), ON (a project that also has a
+   faithfulness + rubric rule on llm spans at sample rate 1.0, judged by a fake OpenAI-compatible judge in
+   its own process) and "judging" (ON, with a backlog of run_judge tasks of earlier traces queued just before
+   the run: evaluation is FIFO, so in a plain ON run the run's own judge tasks queue behind its rule
+   evaluations and barely start before the run ends; this one has the workers judging all along). Each run
+   starts with idle workers and an empty queue: after a run the backlog gets --drain-timeout seconds, then
+   the queue is purged and the tasks the workers still hold are revoked. Besides the client's p50/p99 per
+   request, gunicorn (through a config file of hooks written to a temporary directory; no app code changes)
+   records each request's wall time, its thread's CPU time, its wait for a CPU (/proc/thread-self/schedstat),
+   the time in psycopg calls and in the Redis enqueue, and the number of SQL statements; the CPU seconds each
+   component burnt during the run are read from /proc, and the tasks the worker finished from its log:
    /proc: that is where any extra request time goes.
 2. The built-in rules per llm span: evals.evaluators.run_rules with every BUILTIN_RULES on bench/rules_cost.py's
    RAG answer span and on the workload's own llm spans (read back from the database, as the worker builds
@@ -34,6 +38,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -210,7 +215,7 @@ class Worker:
         self.log = data_dir / f"worker-{name}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "peekr_web", "worker", "--concurrency", str(concurrency),
-             "--loglevel", os.environ.get("PEEKR_BENCH_WORKER_LOGLEVEL", "WARNING"), "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--hostname", self.hostname],
             cwd=ROOT,
             env={**os.environ, **env},
@@ -230,6 +235,34 @@ class Worker:
 
     def stop(self) -> None:
         stop_session(self.proc)
+
+
+TASK_DONE = re.compile(r"Task ([\w.]+)\[[^\]]+\] (succeeded|raised|retry)\S* (?:in ([\d.]+)s)?")
+
+
+def task_offsets(workers: list[Worker]) -> dict[Path, int]:
+    return {w.log: w.log.stat().st_size for w in workers if w.log.exists()}
+
+
+def tasks_since(offsets: dict[Path, int]) -> dict[str, list[float]]:
+    """Tasks the workers finished since the offsets (from their INFO log lines): name -> [count, seconds]."""
+    out: dict[str, list[float]] = {}
+    for path, offset in offsets.items():
+        with path.open(errors="replace") as f:
+            f.seek(offset)
+            for line in f:
+                m = TASK_DONE.search(line)
+                if m:
+                    entry = out.setdefault(m.group(1), [0, 0.0])
+                    entry[0] += 1
+                    entry[1] += float(m.group(3) or 0.0)
+    return out
+
+
+def describe_tasks(tasks: dict[str, list[float]]) -> str:
+    return ", ".join(
+        f"{name} {int(n)} ({sec:.1f} s)" for name, (n, sec) in sorted(tasks.items(), key=lambda kv: -kv[1][1])
+    )
 
 
 class Judge:
@@ -438,10 +471,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
+MODES = {
+    "off": "judge rules OFF: the built-in rules only",
+    "on": "judge rules ON: + faithfulness and rubric on every llm span at sample rate 1.0",
+    "judging": "ON, and the workers busy judging a backlog of earlier traces when the run starts",
+}
+
+
 @dataclass
 class IngestRun:
     label: str
-    judges: bool
+    mode: str
+    round: int
     requests: int
     spans: int
     latencies_ms: list[float]
@@ -457,7 +498,12 @@ class IngestRun:
     judge_pending: int = 0
     queued: int = 0
     drained: Drained = field(default_factory=Drained)
+    backlog: int = 0  # run_judge tasks enqueued just before the run (mode "judging")
     extra: dict = field(default_factory=dict)
+
+    @property
+    def judges(self) -> bool:
+        return self.mode != "off"
 
     def server_ms(self, key: str, q: float = 0.5) -> float:
         return pct([r.get(key, 0.0) * 1000 for r in self.server], q)
@@ -500,29 +546,52 @@ def background_progress(project) -> dict[str, int]:
     }
 
 
-def ingest_run(label: str, judges: bool, seed: int, args, ctx) -> IngestRun:
+def enqueue_judge_backlog(project, n: int) -> int:
+    """One run_judge task for each of the n oldest pending judge scores of other projects (the warm-up's and
+    earlier runs', whose tasks were purged): the workers judge them while the run's own traces queue behind."""
+    from evals.models import Score
+    from evals.tasks import run_judge
+
+    pending = Score.objects.filter(source=Score.Source.JUDGE, status=Score.Status.PENDING).exclude(
+        project_id=project.pk
+    )
+    pks = list(pending.order_by("pk").values_list("pk", flat=True)[:n])
+    for pk in pks:
+        run_judge.delay(pk)
+    return len(pks)
+
+
+def ingest_run(label: str, mode: str, round_no: int, seed: int, args, ctx) -> IngestRun:
     from traces.services import project_create
 
-    project, key = project_create(name=f"bench-evals-{label}-{time.time_ns()}")
-    if judges:
+    project, key = project_create(name=f"bench-evals-{mode}-{round_no}-{time.time_ns()}")
+    if mode != "off":
         judge_rule(project, ctx["judge"].base_url, ["faithfulness", "rubric"], "faithfulness + rubric")
     workload = ingest.Workload.build(args.requests * args.spans_per_request, seed=seed)
     (bodies,), _ = workload.stamp(time.time_ns())
     idle = ingest.background_cpu(2.0)
+    backlog = 0
+    if mode == "judging":
+        backlog = enqueue_judge_backlog(project, args.judge_backlog)
+        time.sleep(1.0)  # both pool processes are judging when the first request goes out
     server: Server = ctx["server"]
     offsets = server.offsets()
     meter: CpuMeter = ctx["meter"]
+    logs = task_offsets(ctx["workers"])
     before = meter.sample()
     began = time.perf_counter()
     latencies, errors = ingest.send_all(server.port, key, [bodies])
     window = time.perf_counter() - began
     cpu = meter.delta(before, meter.sample())
+    tasks = tasks_since(logs)
     progress = background_progress(project)
     queued = queue_length(ctx["redis"])
     time.sleep(0.5)  # the last request's log line is written after its response
     run = IngestRun(
         label=label,
-        judges=judges,
+        mode=mode,
+        round=round_no,
+        backlog=backlog,
         requests=len(bodies),
         spans=workload.n_spans,
         latencies_ms=latencies,
@@ -537,6 +606,7 @@ def ingest_run(label: str, judges: bool, seed: int, args, ctx) -> IngestRun:
     run.drained = drain(ctx["app"], ctx["redis"], ctx["workers"], args.drain_timeout, args.verbose)
     done = background_progress(project)
     run.extra = {
+        "tasks": tasks,
         "judged_after_drain": done["judged"],
         "evaluated_after_drain": done["evaluated"],
         "judge_scores": done["judged"] + done["judge_pending"],
@@ -590,10 +660,11 @@ def part_ingest(args, env, data_dir: Path, redis_client, app, meter: CpuMeter) -
         ingest.warm_up(server.port, warm_key, 4 * args.gunicorn_workers * args.threads)
         print("warming the workers up on the judges ...", flush=True)
         warm_up_judges(args, ctx)
-        order = [False, True] * args.rounds
-        for i, judges in enumerate(order):
-            label = f"{'on ' if judges else 'off'} #{i // 2 + 1}"
-            runs.append(ingest_run(label, judges, seed=100 + i, args=args, ctx=ctx))
+        modes = ["off", "on", "judging"] if args.judge_backlog else ["off", "on"]
+        for k in range(args.rounds):  # the order rotates from round to round: no mode always goes first
+            for mode in modes[k % len(modes) :] + modes[: k % len(modes)]:
+                seed = 100 + len(runs)  # fresh texts per run: the judge cache never answers
+                runs.append(ingest_run(f"{mode} #{k + 1}", mode, k + 1, seed=seed, args=args, ctx=ctx))
     except BaseException:
         for proc_log in (server.log, *(w.log for w in workers), judge.log):
             if proc_log.exists():
@@ -721,6 +792,7 @@ class ThroughputRun:
     judge_calls: int
     timed_out: bool
     cpu: dict[str, float]
+    tasks: dict[str, list[float]]
 
     @property
     def per_s(self) -> float:
@@ -763,6 +835,7 @@ def throughput_run(label: str, setup: list[int], n: int, seed: int, args, env, d
         while time.monotonic() < deadline and Score.objects.filter(pk__in=warm, status="pending").exists():
             time.sleep(0.1)
         calls_before = JudgeCall.objects.filter(project_id=project.pk).count()
+        logs = task_offsets(workers)
         before = meter.sample()
         began = time.perf_counter()
         for pk in measured:
@@ -776,6 +849,8 @@ def throughput_run(label: str, setup: list[int], n: int, seed: int, args, env, d
             time.sleep(0.05)
         wall = time.perf_counter() - began
         cpu = meter.delta(before, meter.sample())
+        time.sleep(0.5)  # a task logs its success after its last commit
+        tasks = tasks_since(logs)
         scores = Score.objects.filter(pk__in=measured)
         run = ThroughputRun(
             label=label,
@@ -788,6 +863,7 @@ def throughput_run(label: str, setup: list[int], n: int, seed: int, args, env, d
             judge_calls=JudgeCall.objects.filter(project_id=project.pk).count() - calls_before,
             timed_out=timed_out,
             cpu=cpu,
+            tasks=tasks,
         )
         drain(app, redis_client, workers, 30, args.verbose)
     except BaseException:
@@ -869,36 +945,39 @@ def part_judges(args, env, data_dir, app, redis_client, meter) -> tuple[list[Thr
 
 
 def print_ingest(runs: list[IngestRun], args, extra: dict) -> None:
-    print(
-        f"1. Ingest with judge rules OFF (built-in rules only) and ON (+ faithfulness and rubric on every llm span, "
-        f"sample rate 1.0, fake judge answering after {args.ingest_judge_delay * 1000:.0f} ms)"
-    )
     r0 = runs[0]
+    print("1. Ingest latency with evaluation running in the background")
     print(
         f"   per run: {r0.requests} POST /v1/traces of {args.spans_per_request} spans ({r0.spans:,} spans, "
-        f"{r0.traces:,} traces of 6 spans), one sender, back to back; gunicorn {args.gunicorn_workers} workers x "
-        f"{args.threads} threads; 1 celery worker --concurrency 2 evaluating in the background; trace quiet period "
-        f"{args.quiet_seconds:g} s"
+        f"{r0.traces:,} traces of 6 spans, fresh ids and texts), one sender, back to back; gunicorn "
+        f"{args.gunicorn_workers} workers x {args.threads} threads; 1 celery worker --concurrency 2; trace quiet "
+        f"period {args.quiet_seconds:g} s; fake judge (own process) answering after "
+        f"{args.ingest_judge_delay * 1000:.0f} ms"
     )
+    modes = [m for m in MODES if any(r.mode == m for r in runs)]
+    for mode in modes:
+        text = MODES[mode] + (f" ({args.judge_backlog} run_judge tasks)" if mode == "judging" else "")
+        print(f"   {mode:<8} {text}")
     print()
+    w = 11
     head = (
-        f"{'run':<7}| {'p50 ms':>6} | {'p99 ms':>6} | {'max ms':>6} || {'srv p50':>7} | {'CPU':>5} | {'runq':>5} | "
+        f"{'run':<{w}}| {'p50 ms':>6} | {'p99 ms':>6} | {'max ms':>6} || {'srv p50':>7} | {'CPU':>5} | {'runq':>5} | "
         f"{'in SQL':>6} | {'commit':>6} | {'Redis':>5} | {'SQL/req':>7} | {'errors':>6}"
     )
     print(head)
     print("-" * len(head))
     for r in runs:
         print(
-            f"{r.label:<7}| {pct(r.latencies_ms, 0.5):>6.0f} | {pct(r.latencies_ms, 0.99):>6.0f} | "
+            f"{r.label:<{w}}| {pct(r.latencies_ms, 0.5):>6.0f} | {pct(r.latencies_ms, 0.99):>6.0f} | "
             f"{max(r.latencies_ms):>6.0f} || {r.server_ms('wall'):>7.1f} | {r.server_ms('cpu'):>5.1f} | "
             f"{r.server_ms('runq'):>5.1f} | {r.server_ms('sql'):>6.1f} | {r.server_ms('commit'):>6.1f} | "
             f"{r.server_ms('enqueue'):>5.1f} | {r.server_count('sql_n'):>7.0f} | {len(r.errors):>6}"
         )
     print()
     head = (
-        f"{'run':<7}| {'send s':>6} | {'idle ld':>7} || {'gunicorn':>8} | {'celery':>6} | {'judge':>5} | "
+        f"{'run':<{w}}| {'send s':>6} | {'idle ld':>7} || {'gunicorn':>8} | {'celery':>6} | {'judge':>5} | "
         f"{'postgres':>8} | {'pg other':>8} | {'client':>6} | {'others':>6} | {'busy':>4} || {'evaluated':>15} | "
-        f"{'judged':>11} | {'drain s':>7} | {'purged':>6} | {'revoked':>7}"
+        f"{'judged':>9} | {'drain s':>7} | {'purged':>6} | {'revoked':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -907,60 +986,85 @@ def print_ingest(runs: list[IngestRun], args, extra: dict) -> None:
         evaluated = f"{r.evaluated}/{r.extra['evaluated_after_drain']}/{r.traces}"
         judged = f"{r.judged}/{r.extra['judged_after_drain']}" if r.judges else "-"
         print(
-            f"{r.label:<7}| {r.window_s:>6.1f} | {r.idle_load:>6.0f}% || {c['gunicorn']:>8.1f} | {c['celery']:>6.1f} | "
-            f"{c['judge']:>5.1f} | {c['postgres']:>8.1f} | {c['pg other']:>8.1f} | {c['client']:>6.1f} | "
-            f"{c['others']:>6.1f} | {c['machine'] / max(1e-9, c['capacity']):>4.0%} || {evaluated:>15} | {judged:>11} | "
-            f"{r.drained.seconds:>7.0f} | {r.drained.purged:>6} | {r.drained.revoked:>7}"
+            f"{r.label:<{w}}| {r.window_s:>6.1f} | {r.idle_load:>6.0f}% || {c['gunicorn']:>8.1f} | "
+            f"{c['celery']:>6.1f} | {c['judge']:>5.1f} | {c['postgres']:>8.1f} | {c['pg other']:>8.1f} | "
+            f"{c['client']:>6.1f} | {c['others']:>6.1f} | {c['machine'] / max(1e-9, c['capacity']):>4.0%} || "
+            f"{evaluated:>15} | {judged:>9} | {r.drained.seconds:>7.0f} | {r.drained.purged:>6} | "
+            f"{r.drained.revoked:>7}"
         )
-    print(
-        "others, biggest: "
-        + "; ".join(
-            f"{r.label.strip()} " + ", ".join(f"{name} {sec:.1f}" for name, sec in r.cpu["others_top"]) for r in runs
-        )
-    )
-    off = [x for r in runs if not r.judges for x in r.latencies_ms]
-    on = [x for r in runs if r.judges for x in r.latencies_ms]
+    print("tasks the worker finished during the send window (count, wall s inside the tasks):")
+    for r in runs:
+        print(f"  {r.label:<{w}}{describe_tasks(r.extra['tasks']) or 'none'}")
+    print("others, the biggest (CPU s during the send window):")
+    for r in runs:
+        print(f"  {r.label:<{w}}" + ", ".join(f"{name} {sec:.1f}" for name, sec in r.cpu["others_top"]))
     print()
-    p50_ratio = pct(on, 0.5) / pct(off, 0.5)
-    p99_ratio = pct(on, 0.99) / pct(off, 0.99)
-    print(f"{'all runs':<10}| {'requests':>8} | {'p50 ms':>6} | {'p99 ms':>6}")
-    print(f"{'OFF':<10}| {len(off):>8} | {pct(off, 0.5):>6.0f} | {pct(off, 0.99):>6.0f}")
-    print(f"{'ON':<10}| {len(on):>8} | {pct(on, 0.5):>6.0f} | {pct(on, 0.99):>6.0f}")
-    verdict = "meets" if max(p50_ratio, p99_ratio) <= TARGET_RATIO else "MISSES"
-    print(
-        f"{'ON / OFF':<10}| {'':>8} | {p50_ratio:>6.2f} | {p99_ratio:>6.2f}   target <= {TARGET_RATIO:.2f}: {verdict}"
-    )
-    pairs = [(runs[i], runs[i + 1]) for i in range(0, len(runs) - 1, 2)]
-    per_round = ", ".join(
-        f"#{k + 1} {pct(b.latencies_ms, 0.5) / pct(a.latencies_ms, 0.5):.2f} / "
-        f"{pct(b.latencies_ms, 0.99) / pct(a.latencies_ms, 0.99):.2f}"
-        for k, (a, b) in enumerate(pairs)
-    )
-    print(f"per round (ON / OFF, p50 / p99): {per_round}")
-    srv_off = [x for r in runs if not r.judges for x in r.server]
-    srv_on = [x for r in runs if r.judges for x in r.server]
 
-    def med(records, key):
-        return statistics.median([x.get(key, 0.0) * 1000 for x in records]) if records else float("nan")
+    def pooled(mode: str) -> list[float]:
+        return [x for r in runs if r.mode == mode for x in r.latencies_ms]
 
-    print(
-        "server side, median per request OFF -> ON: "
-        + ", ".join(
-            f"{name} {med(srv_off, key):.1f} -> {med(srv_on, key):.1f} ms"
-            for name, key in (
-                ("wall", "wall"),
-                ("thread CPU", "cpu"),
-                ("waiting for a CPU", "runq"),
-                ("in SQL", "sql"),
-                ("commit", "commit"),
-                ("Redis enqueue", "enqueue"),
-            )
+    def server(mode: str, key: str) -> float:
+        values = [x.get(key, 0.0) for r in runs if r.mode == mode for x in r.server]
+        return statistics.median(values) * (1 if key.endswith("_n") else 1000) if values else float("nan")
+
+    off = pooled("off")
+    head = (
+        f"{'all rounds':<{w}}| {'requests':>8} | {'p50 ms':>6} | {'p99 ms':>6} | {'p50/OFF':>7} | {'p99/OFF':>7} || "
+        f"{'srv p50':>7} | {'CPU':>5} | {'runq':>5} | {'in SQL':>6} | {'commit':>6} | {'Redis':>5} | {'SQL/req':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    verdicts = []
+    for mode in modes:
+        lat = pooled(mode)
+        r50, r99 = pct(lat, 0.5) / pct(off, 0.5), pct(lat, 0.99) / pct(off, 0.99)
+        if mode != "off":
+            verdicts.append(f"{mode}: {'meets' if max(r50, r99) <= TARGET_RATIO else 'MISSES'}")
+        print(
+            f"{mode:<{w}}| {len(lat):>8} | {pct(lat, 0.5):>6.0f} | {pct(lat, 0.99):>6.0f} | {r50:>7.2f} | "
+            f"{r99:>7.2f} || {server(mode, 'wall'):>7.1f} | {server(mode, 'cpu'):>5.1f} | {server(mode, 'runq'):>5.1f} | "
+            f"{server(mode, 'sql'):>6.1f} | {server(mode, 'commit'):>6.1f} | {server(mode, 'enqueue'):>5.1f} | "
+            f"{server(mode, 'sql_n'):>7.0f}"
         )
+    print(f"target: ratio to OFF <= {TARGET_RATIO:.2f} at p50 and p99; " + "; ".join(verdicts))
+    print("per round, ratio to that round's OFF run (p50 / p99):")
+    for k in sorted({r.round for r in runs}):
+        base = next((r for r in runs if r.round == k and r.mode == "off"), None)
+        if base is None:
+            continue
+        cells = [
+            f"{r.mode} {pct(r.latencies_ms, 0.5) / pct(base.latencies_ms, 0.5):.2f} / "
+            f"{pct(r.latencies_ms, 0.99) / pct(base.latencies_ms, 0.99):.2f}"
+            for r in runs
+            if r.round == k and r.mode != "off"
+        ]
+        order = " -> ".join(r.mode for r in runs if r.round == k)
+        print(f"  #{k} ({order}): " + ", ".join(cells))
+    print()
+    print("the slowest 5% of requests of each mode (by wall time inside gunicorn), mean ms per request:")
+    head = (
+        f"{'mode':<{w}}| {'n':>4} | {'wall':>6} | {'CPU':>5} | {'runq':>5} | {'blocked':>7} | {'in SQL':>6} | "
+        f"{'commit':>6} | {'Redis':>5} || {'COMMITs > 50 ms, all requests':>29}"
     )
-    n_off = statistics.median([x.get("sql_n", 0) for x in srv_off]) if srv_off else 0
-    n_on = statistics.median([x.get("sql_n", 0) for x in srv_on]) if srv_on else 0
-    print(f"SQL statements per request OFF -> ON: {n_off:.0f} -> {n_on:.0f}")
-    print(f"judge scores per ON trace: {extra['judge_tasks_per_trace']:.1f}")
+    print(head)
+    print("-" * len(head))
+    for mode in modes:
+        records = sorted((x for r in runs if r.mode == mode for x in r.server), key=lambda x: x["wall"])
+        tail = records[int(len(records) * 0.95) :]
+        if not tail:
+            continue
+
+        def mean(key, tail=tail):
+            return statistics.fmean(x.get(key, 0.0) for x in tail) * 1000
+
+        blocked = mean("wall") - mean("cpu") - mean("runq")
+        print(
+            f"{mode:<{w}}| {len(tail):>4} | {mean('wall'):>6.1f} | {mean('cpu'):>5.1f} | {mean('runq'):>5.1f} | "
+            f"{blocked:>7.1f} | {mean('sql'):>6.1f} | {mean('commit'):>6.1f} | {mean('enqueue'):>5.1f} || "
+            f"{sum(1 for x in records if x.get('commit', 0) > 0.05):>29}"
+        )
+    print("blocked: wall - CPU - runq, i.e. waiting on PostgreSQL, Redis or the socket (in SQL includes its share).")
+    print(f"judge scores (run_judge tasks) per trace with judge rules on: {extra['judge_tasks_per_trace']:.1f}")
     print()
     print(
         "p50/p99/max: per request at the client. srv p50 .. SQL/req: medians per request inside gunicorn (POST "
@@ -970,10 +1074,11 @@ def print_ingest(runs: list[IngestRun], args, extra: dict) -> None:
         "(postgres: the backends of this database; pg other: the rest of PostgreSQL, other databases included; "
         "client: this process; others: the rest of the machine, i.e. other tenants), busy: the machine's CPU use; "
         "idle ld: its use just before the run with the bench idle; evaluated: traces with rule scores at the end "
-        "of the window / after the drain / sent; judged: judge scores finished at the end of the window / after "
-        "the drain; drain s, purged, revoked: how long the backlog was given after the run, the messages then "
-        "purged from the queue and the tasks the workers held (prefetched, or waiting for an ETA such as "
-        "annotations.route_trace's 60 s) revoked, so that each run starts with idle workers and an empty queue."
+        "of the window / after the drain / sent; judged: judge scores of this run's traces finished at the end of "
+        "the window / after the drain; drain s, purged, revoked: how long the backlog was given after the run, "
+        "the messages then purged from the queue and the tasks the workers held (prefetched, or waiting for an "
+        "ETA such as annotations.route_trace's 60 s) revoked, so that each run starts with idle workers and an "
+        "empty queue."
     )
 
 
@@ -1035,6 +1140,9 @@ def print_judges(runs: list[ThroughputRun], profile: dict, args) -> None:
         "score and its trace, the ledger, the judge's internal trace through spans_ingest, write-back) and the "
         "broker round trip."
     )
+    print("tasks the workers finished meanwhile (count, wall s in the task):")
+    for r in runs:
+        print(f"  {r.label}: {describe_tasks(r.tasks)}")
     p = profile
     other = p["total"] - p.get("judge call", 0) - p.get("build_targets", 0) - p.get("ledger", 0) - p.get("finish", 0)
     print()
@@ -1072,10 +1180,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 30 requests per run, 1 round, 40 scores")
     parser.add_argument("--requests", type=int, default=200, help="requests per ingest run (default 200)")
     parser.add_argument("--spans-per-request", type=int, default=64, help="spans per request (default 64)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of (OFF, ON) runs (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of off/on/judging runs (default 5)")
     parser.add_argument("--gunicorn-workers", type=int, default=3, help="gunicorn worker processes (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
     parser.add_argument("--quiet-seconds", type=float, default=1.0, help="PEEKR_TRACE_QUIET_SECONDS (default 1)")
+    parser.add_argument(
+        "--judge-backlog",
+        type=int,
+        default=150,
+        help="run_judge tasks queued before a 'judging' run (default 150; 0: no such runs)",
+    )
     parser.add_argument("--ingest-judge-delay", type=float, default=0.2, help="judge delay in part 1 (s)")
     parser.add_argument("--drain-timeout", type=float, default=20.0, help="s the backlog gets after a run")
     parser.add_argument("--rule-runs", type=int, default=20_000, help="run_rules calls per target set")
@@ -1086,7 +1200,6 @@ def main() -> None:
     parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="flushed at start and end")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--keep-logs", action="store_true", help="keep the gunicorn/worker/judge logs (printed path)")
-    parser.add_argument("--worker-loglevel", default="WARNING", help="celery workers' --loglevel (default WARNING)")
     parser.add_argument("--parts", default="1,2,3", help="which parts to run (default 1,2,3)")
     parser.add_argument("--verbose", action="store_true", help="print the backlog while draining (stderr)")
     parser.add_argument("--serve-judge", choices=["ragas", "rubric"], help=argparse.SUPPRESS)
@@ -1115,8 +1228,8 @@ def main() -> None:
         "PEEKR_JUDGE_BASE_URL": "",
         "PEEKR_JUDGE_MODEL": "",
     }
-    os.environ["PEEKR_BENCH_WORKER_LOGLEVEL"] = args.worker_loglevel
     parts = {p.strip() for p in args.parts.split(",")}
+    ingest_runs: list[IngestRun] = []
     started = datetime.now(UTC)
     try:
         ingest.setup_django(env)
@@ -1125,7 +1238,10 @@ def main() -> None:
         pg = ingest.postgres_version()
         meter = CpuMeter(database)
         if "1" in parts:
-            print(f"1. ingest with judge rules off and on ({args.rounds} round(s) of OFF, ON) ...", flush=True)
+            print(
+                f"1. ingest with judge rules off and on ({args.rounds} round(s) of off, on, judging runs) ...",
+                flush=True,
+            )
             ingest_runs, ingest_extra = part_ingest(args, env, data_dir, redis_client, app, meter)
             app.control.purge()
         if "2" in parts:
@@ -1138,6 +1254,12 @@ def main() -> None:
     finally:
         redis_client.flushdb()
         log_problems = worker_log_problems(data_dir)
+        if args.keep_logs and ingest_runs:
+            raw = [
+                {"label": r.label, "mode": r.mode, "latencies_ms": r.latencies_ms, "server": r.server}
+                for r in ingest_runs
+            ]
+            (data_dir / "ingest_runs.json").write_text(json.dumps(raw))
         if args.keep_logs:
             print(f"logs kept in {data_dir}")
         else:

@@ -62,8 +62,7 @@ def update_insight(request, insight_id: int, payload: InsightPatch):
     if insight is None:
         return Status(404, {"detail": f"insight {insight_id} not found"})
     insight = services.insight_set_status(insight=insight, status=payload.status)
-    examples = selectors.insight_examples(insight_ids=[insight.pk]).get(insight.pk, [])
-    return insight_out(selectors.RankedInsight(insight=insight, examples=examples))
+    return insight_out(selectors.insight_ranked(insight=insight))
 
 
 @router.get("/traces/{trace_id}/insights", response={200: TraceInsightsOut, 404: Error}, summary="A trace's findings")

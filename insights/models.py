@@ -44,12 +44,16 @@ class Insight(models.Model):
     total_saving_ms = models.FloatField(default=0.0)
     total_saving_usd = models.FloatField(default=0.0)
     endpoints = models.JSONField(default=list, blank=True)  # root operations of the traces, first MAX_ENDPOINTS
+    # The newest MAX_EXAMPLES traces with the finding: [{"trace_id", "seen_at" (ISO), "saving_ms", "saving_usd"}],
+    # kept here so the ranked list links to them without reading the findings.
+    examples = models.JSONField(default=list, blank=True)
     fixed_at = models.DateTimeField(null=True, blank=True)
     regressed_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     MAX_ENDPOINTS = 20
+    MAX_EXAMPLES = 3
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "signature"], name="insight_unique_signature")]
@@ -95,7 +99,8 @@ class Finding(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["trace", "signature"], name="finding_unique_trace_signature")]
         indexes = [
-            models.Index(fields=["project", "seen_at"], name="finding_window"),  # ranking over a window
+            # Ranking over a window: the grouped sums read the index alone (findings are wide: message, fix).
+            models.Index(fields=["project", "seen_at", "insight", "saving_ms", "saving_usd"], name="finding_window"),
             models.Index(fields=["insight", "-seen_at"], name="finding_insight"),  # an insight's example traces
         ]
 

@@ -3,7 +3,8 @@
 Ranking. An insight's rank is the time its fix would save per day over a window (24 h, 7 d, 30 d): the savings
 of its findings in traces that started in the window, divided by the days of data the window holds (at least
 one, at most the window), so a project two days old is not divided by seven. Ties (and ``sort="money"``) use
-dollars per day. One grouped query over Finding (index ``finding_window``) plus one over Insight.
+dollars per day. Three queries: the window's oldest finding and one grouped query over the window's findings
+(index ``finding_window``), then the insights with their example traces (kept on the row).
 
 Dashboards read traces.Trace / traces.Span, and evals through its models (Score). Percentiles are PostgreSQL's
 ``percentile_cont``; on SQLite (the laptop default) they are computed in Python from the rows.
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Min, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber, Trunc
+from django.db.models import Aggregate, Count, FloatField, Min, Q, QuerySet, Sum
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from evals.models import Score
@@ -32,7 +33,6 @@ WINDOWS = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
 DEFAULT_WINDOW = "7d"
 STATUS_FILTERS = ("active", "open", "regressed", "dismissed", "fixed", "all")  # active = open + regressed
 DETECTOR_IDS = tuple(detector_id for detector_id, _ in DETECTORS)
-EXAMPLES_PER_INSIGHT = 3
 
 
 # --- The Insights tab --------------------------------------------------------------------------------------------
@@ -98,18 +98,23 @@ def window_days(*, project: Project, window: str, now: datetime) -> tuple[dateti
     return since, min(max((now - oldest) / DAY, 1.0), WINDOWS[window] / DAY)
 
 
-def _window_stats(project: Project, since: datetime, insight_ids: QuerySet | list[int]) -> dict[int, dict]:
-    rows = (
-        Finding.objects.filter(project=project, seen_at__gte=since, insight_id__in=insight_ids)
-        .values("insight_id")
-        .annotate(n=Count("id"), ms=Sum("saving_ms"), usd=Sum("saving_usd"))
-        .order_by()
-    )
+def _window_stats(project: Project, since: datetime, insight_id: int | None = None) -> dict[int, dict]:
+    """Per insight: findings, and their savings, in traces that started since ``since``. One grouped query over
+    the window (index finding_window); the insights' own filters apply afterwards, in Python."""
+    rows = Finding.objects.filter(project=project, seen_at__gte=since)
+    if insight_id is not None:
+        rows = rows.filter(insight_id=insight_id)
+    rows = rows.values("insight_id").annotate(n=Count("insight_id"), ms=Sum("saving_ms"), usd=Sum("saving_usd"))
+    rows = rows.order_by()
     return {row["insight_id"]: row for row in rows}
 
 
+def _examples(insight: Insight) -> list[dict]:
+    return [{**e, "seen_at": datetime.fromisoformat(e["seen_at"])} for e in insight.examples or ()]
+
+
 def _ranked(insight: Insight, row: dict | None, days: float) -> RankedInsight:
-    item = RankedInsight(insight=insight)
+    item = RankedInsight(insight=insight, examples=_examples(insight))
     if row:
         item.window_count = row["n"]
         item.window_saving_ms, item.window_saving_usd = row["ms"] or 0.0, row["usd"] or 0.0
@@ -119,64 +124,27 @@ def _ranked(insight: Insight, row: dict | None, days: float) -> RankedInsight:
 
 
 def insights_ranked(
-    *,
-    project: Project,
-    filters: InsightFilters,
-    limit: int = 50,
-    offset: int = 0,
-    now: datetime | None = None,
-    with_examples: bool = True,
+    *, project: Project, filters: InsightFilters, limit: int = 50, offset: int = 0, now: datetime | None = None
 ) -> RankedPage:
-    """The project's insights matching the filters, largest saving per day first (four queries)."""
+    """The project's insights matching the filters, largest saving per day first (three queries)."""
     now = now or timezone.now()
     window = filters.window if filters.window in WINDOWS else DEFAULT_WINDOW
     since, days = window_days(project=project, window=window, now=now)
-    insights = insights_filtered(project=project, filters=filters)
-    stats = _window_stats(project, since, insights.values("pk"))
-    ranked = [_ranked(insight, stats.get(insight.pk), days) for insight in insights]
+    stats = _window_stats(project, since)
+    ranked = [_ranked(i, stats.get(i.pk), days) for i in insights_filtered(project=project, filters=filters)]
     if filters.sort == "money":
         ranked.sort(key=lambda r: (-r.saving_usd_per_day, -r.saving_ms_per_day, -r.insight.total_saving_usd))
     else:
         ranked.sort(key=lambda r: (-r.saving_ms_per_day, -r.saving_usd_per_day, -r.insight.total_saving_ms))
-    page = ranked[offset : offset + limit]
-    if with_examples and page:
-        examples = insight_examples(insight_ids=[r.insight.pk for r in page])
-        for item in page:
-            item.examples = examples.get(item.insight.pk, [])
-    return RankedPage(items=page, total=len(ranked), window=window, days=days)
+    return RankedPage(items=ranked[offset : offset + limit], total=len(ranked), window=window, days=days)
 
 
 def insight_ranked(*, insight: Insight, window: str = DEFAULT_WINDOW, now: datetime | None = None) -> RankedInsight:
-    """One insight with its window figures (as insights_ranked computes them) and its newest example traces."""
+    """One insight with its window figures, as insights_ranked computes them."""
     now = now or timezone.now()
     window = window if window in WINDOWS else DEFAULT_WINDOW
     since, days = window_days(project=insight.project, window=window, now=now)
-    item = _ranked(insight, _window_stats(insight.project, since, [insight.pk]).get(insight.pk), days)
-    item.examples = insight_examples(insight_ids=[insight.pk]).get(insight.pk, [])
-    return item
-
-
-def insight_examples(*, insight_ids: list[int], per_insight: int = EXAMPLES_PER_INSIGHT) -> dict[int, list[dict]]:
-    """The newest few traces of each insight, in one query (a window function numbers each insight's findings)."""
-    rows = (
-        Finding.objects.filter(insight_id__in=insight_ids)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("insight_id")], order_by=[F("seen_at").desc(), F("pk")]))
-        .filter(rank__lte=per_insight)
-        .values("insight_id", "trace__trace_id", "saving_ms", "saving_usd", "seen_at")
-    )
-    found: dict[int, list[dict]] = defaultdict(list)
-    for row in rows:
-        found[row["insight_id"]].append(
-            {
-                "trace_id": row["trace__trace_id"],
-                "saving_ms": row["saving_ms"],
-                "saving_usd": row["saving_usd"],
-                "seen_at": row["seen_at"],
-            }
-        )
-    for items in found.values():
-        items.sort(key=lambda e: e["seen_at"], reverse=True)
-    return found
+    return _ranked(insight, _window_stats(insight.project, since, insight.pk).get(insight.pk), days)
 
 
 def insight_filter_choices(*, project: Project) -> dict[str, list[str]]:

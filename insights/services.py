@@ -5,11 +5,11 @@ One trace's way through (see docs/architecture.md, "Insights"):
     traces.services.trace_settle -> TRACE_COMPLETE_HOOKS -> on_trace_complete: enqueue insights.trace_detect
     worker: trace_detect(trace_pk)
         ONE .values() query for the trace's spans -> span_view_from_row -> detect_all (pure, no database)
-        -> merge the findings of one signature -> compare with what the trace already has (one query):
-        unchanged -> nothing written (a re-run is a no-op);
+        -> merge the findings of one signature -> compare their digests with what the trace already has (one
+        query): unchanged -> nothing written (a re-run is a no-op);
         else ONE transaction: lock the trace row (runs of one trace queue here), lock its insights in signature
         order (created when new), upsert the findings on (trace, signature), delete the ones gone, and move each
-        insight's counters by the difference between the trace's old and new finding.
+        insight's counters by the difference between the trace's old and new finding (one executemany UPDATE).
 
 Counters are deltas, never recounts, so a trace costs the same however big an insight grows; re-running a trace
 (or running it twice at once) moves them by zero. first_seen/last_seen only widen: a finding that disappears
@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -41,6 +41,7 @@ from insights.detectors import detect_all, normalise_operation, span_view_from_r
 from insights.detectors.types import SpanView
 from insights.models import Finding, Insight
 from traces.models import Project, Span, Trace
+from traces.services import dump_json
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ INSIGHT_COUNTERS = (
     "total_saving_ms",
     "total_saving_usd",
     "endpoints",
+    "examples",
     "severity",
     "title",
     "message",
@@ -197,7 +199,7 @@ def finding_values(f: Detected, *, seen_at: datetime, endpoint: str) -> dict[str
         "endpoint": endpoint[:500],
         "saving_ms": float(f.saving_ms),
         "saving_usd": float(f.saving_usd),
-        "fix": asdict(f.fix) if f.fix else {},
+        "fix": {"summary": f.fix.summary, "snippets": [dict(sn) for sn in f.fix.snippets]} if f.fix else {},
         "details": _json(f.details),
         "seen_at": seen_at,
     }
@@ -250,7 +252,8 @@ def trace_detect(*, trace_pk: int) -> int:
         return len(new)
     with transaction.atomic():
         # Runs of one trace queue on its row, so each computes its deltas from what the previous one stored.
-        if not Trace.objects.select_for_update().filter(pk=trace_pk).values_list("pk", flat=True):
+        trace_id = Trace.objects.select_for_update().filter(pk=trace_pk).values_list("trace_id", flat=True).first()
+        if trace_id is None:
             return 0  # deleted meanwhile
         existing = _existing(trace_pk)
         if _unchanged(existing, new):
@@ -265,21 +268,19 @@ def trace_detect(*, trace_pk: int) -> int:
                 insight.count -= 1
                 insight.total_saving_ms -= old["saving_ms"]
                 insight.total_saving_usd -= old["saving_usd"]
+                insight.examples = [e for e in insight.examples if e["trace_id"] != trace_id]
             if cur is not None:
                 insight.count += 1
                 insight.total_saving_ms += cur["saving_ms"]
                 insight.total_saving_usd += cur["saving_usd"]
                 _seen(insight, cur, now)
-        if new:
-            Finding.objects.bulk_create(
-                [
-                    Finding(project_id=project_id, trace_id=trace_pk, insight_id=insights[sig].pk, **values)
-                    for sig, values in new.items()
-                ],
-                update_conflicts=True,
-                unique_fields=["trace", "signature"],
-                update_fields=["insight", *FINDING_FIELDS],
-            )
+                insight.examples = with_example(insight.examples, trace_id, cur)
+        findings_upsert(
+            [
+                {"project_id": project_id, "trace_id": trace_pk, "insight_id": insights[sig].pk, **values}
+                for sig, values in new.items()
+            ]
+        )
         gone = [old["pk"] for sig, old in existing.items() if sig not in new]
         if gone:
             Finding.objects.filter(pk__in=gone).delete()
@@ -350,6 +351,19 @@ def insights_save_counters(insights: list[Insight]) -> None:
         )
 
 
+def with_example(examples: list[dict], trace_id: str, values: Mapping[str, Any]) -> list[dict]:
+    """The newest Insight.MAX_EXAMPLES traces, this one included if it is among them."""
+    example = {
+        "trace_id": trace_id,
+        "seen_at": values["seen_at"].isoformat(),
+        "saving_ms": values["saving_ms"],
+        "saving_usd": values["saving_usd"],
+    }
+    kept = [e for e in examples if e["trace_id"] != trace_id] + [example]
+    kept.sort(key=lambda e: datetime.fromisoformat(e["seen_at"]), reverse=True)
+    return kept[: Insight.MAX_EXAMPLES]
+
+
 def on_trace_complete(trace_pk: int) -> None:
     """traces' completion hook: detection runs in its own task, after the trace settled."""
     from insights.tasks import trace_detect as task
@@ -391,12 +405,14 @@ def insights_rebuild(
     Finding.objects.filter(project=project).delete()
     insights = {i.signature: i for i in Insight.objects.filter(project=project)}
     latest: dict[str, dict] = {}  # signature -> the latest finding's values (its wording goes on the insight)
+    examples: dict[str, list[dict]] = {}  # signature -> its newest traces
     traces = Trace.objects.filter(project=project, completed_at__isnull=False, is_internal=False).order_by("pk")
     last_pk = 0
     while True:
-        pks = list(traces.filter(pk__gt=last_pk).values_list("pk", flat=True)[:batch_size])
-        if not pks:
+        trace_ids = dict(traces.filter(pk__gt=last_pk).values_list("pk", "trace_id")[:batch_size])
+        if not trace_ids:
             break
+        pks = list(trace_ids)
         last_pk = pks[-1]
         read_started = time.monotonic()
         rows = list(
@@ -416,6 +432,9 @@ def insights_rebuild(
                 sig = values["signature"]
                 if sig not in latest or values["seen_at"] >= latest[sig]["seen_at"]:
                     latest[sig] = values
+                shown = examples.get(sig, [])
+                if len(shown) < Insight.MAX_EXAMPLES or values["seen_at"].isoformat() > shown[-1]["seen_at"]:
+                    examples[sig] = with_example(shown, trace_ids[trace_pk], values)
         write_started = time.monotonic()
         result.detect_seconds += write_started - detect_started
         result.traces += len(pks)
@@ -424,15 +443,11 @@ def insights_rebuild(
             Insight.objects.bulk_create(new, ignore_conflicts=True)
             created = Insight.objects.filter(project=project, signature__in=[i.signature for i in new])
             insights.update({i.signature: i for i in created})
-        Finding.objects.bulk_create(
+        findings_upsert(
             [
-                Finding(project_id=project.pk, trace_id=trace_pk, insight_id=insights[v["signature"]].pk, **v)
+                {"project_id": project.pk, "trace_id": trace_pk, "insight_id": insights[v["signature"]].pk, **v}
                 for trace_pk, v in batch
-            ],
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["trace", "signature"],
-            update_fields=["insight", *FINDING_FIELDS],
+            ]
         )
         result.findings += len(batch)
         result.write_seconds += time.monotonic() - write_started
@@ -441,14 +456,56 @@ def insights_rebuild(
             progress(result)
 
     write_started = time.monotonic()
-    _recount(project, insights, latest)
+    _recount(project, insights, latest, examples)
     result.write_seconds += time.monotonic() - write_started
     result.insights = sum(1 for i in insights.values() if i.count)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _recount(project: Project, insights: dict[str, Insight], latest: Mapping[str, dict]) -> None:
+COPY_FROM_ROWS = 200  # findings written at once from which COPY beats a multi-row statement (PostgreSQL)
+
+
+def findings_upsert(rows: list[dict]) -> None:
+    """Insert or update findings on (trace, signature), in bulk: one trace's few, or the rebuild's thousands.
+
+    Raw SQL, not bulk_create: Django spent more time building the statement (a parameter per value, kilobytes of
+    fix snippets each) than the database spent running it. A few rows: one INSERT ... ON CONFLICT, run for all of
+    them with executemany. Many, on PostgreSQL: COPY into a temporary table, merged with one INSERT ... ON CONFLICT.
+    """
+    if not rows:
+        return
+    now = timezone.now()
+    fields = [f for f in Finding._meta.concrete_fields if f.name != "id"]
+    quote = connection.ops.quote_name
+    cols = ", ".join(quote(f.column) for f in fields)
+    updates = ", ".join(
+        f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.name in ("insight", *FINDING_FIELDS)
+    )
+    table = quote(Finding._meta.db_table)
+    conflict = f"ON CONFLICT ({quote('trace_id')}, {quote('signature')}) DO UPDATE SET {updates}"
+    rows = [{"created_at": now, **r} for r in rows]
+    if connection.vendor != "postgresql" or len(rows) < COPY_FROM_ROWS:
+        params = [[f.get_db_prep_save(r[f.attname], connection) for f in fields] for r in rows]
+        placeholders = ", ".join(["%s"] * len(fields))
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({placeholders}) {conflict}", params)
+        return
+    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
+    with transaction.atomic(), connection.cursor() as cursor:
+        pg = cursor.cursor  # the psycopg cursor, for COPY
+        pg.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS _finding_in ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"
+        )
+        with pg.copy(f"COPY _finding_in ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([dump_json(r[f.attname]) if f.attname in json_fields else r[f.attname] for f in fields])
+        pg.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _finding_in {conflict}")
+
+
+def _recount(
+    project: Project, insights: dict[str, Insight], latest: Mapping[str, dict], examples: Mapping[str, list[dict]]
+) -> None:
     totals = {
         row["insight_id"]: row
         for row in Finding.objects.filter(project=project)
@@ -469,6 +526,7 @@ def _recount(project: Project, insights: dict[str, Insight], latest: Mapping[str
         insight.total_saving_usd = row["usd"] or 0.0
         insight.first_seen, insight.last_seen = row["first"], row["last"]
         insight.endpoints = sorted(endpoints.get(insight.pk, []))[: Insight.MAX_ENDPOINTS]
+        insight.examples = examples.get(sig, [])
         if sig in latest:
             values = latest[sig]
             insight.severity, insight.title = values["severity"], values["title"]

@@ -49,7 +49,12 @@ def login(page, live_server, next_path: str) -> None:
 
 def test_a_user_reads_the_insights_and_the_trace_they_point_at(live_server, owner, demo_project):
     project = demo_project
-    triage = Finding.objects.get(project=project, detector="sequential_execution", endpoint="POST /v1/triage")
+    # Everything read from the database is read here, outside the browser: ORM calls made inside Playwright's
+    # greenlet would open a connection of their own that outlives the test.
+    triage = Finding.objects.select_related("trace").get(
+        project=project, detector="sequential_execution", endpoint="POST /v1/triage"
+    )
+    insight_count = Insight.objects.filter(project=project).count()
     errors: list[str] = []
     with browser_page(height=1000) as page:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -58,7 +63,7 @@ def test_a_user_reads_the_insights_and_the_trace_they_point_at(live_server, owne
 
         # Ranked by time saved per day; every detector the demo triggers has its card.
         cards = page.locator(".insight-card")
-        assert cards.count() == Insight.objects.filter(project=project).count() >= 8
+        assert cards.count() == insight_count >= 8
         detectors = set(cards.evaluate_all("els => els.map(e => e.dataset.detector)"))
         assert {"sequential_execution", "judge_critical_path", "runaway_loop", "context_growth"} <= detectors
         card = page.locator(f"#insight-{triage.insight_id}")
@@ -76,7 +81,6 @@ def test_a_user_reads_the_insights_and_the_trace_they_point_at(live_server, owne
         page.select_option("select[name=status]", "dismissed")
         page.wait_for_url(re.compile(r"status=dismissed"))
         page.wait_for_function("document.querySelectorAll('.insight-card').length === 1")
-        assert Insight.objects.get(pk=int(loop_id.split("-")[1])).status == "dismissed"
 
         # The trace page: the finding above the waterfall, its two calls marked in it.
         page.select_option("select[name=status]", "active")
@@ -113,3 +117,4 @@ def test_a_user_reads_the_insights_and_the_trace_they_point_at(live_server, owne
         screenshot(page, "dashboards.png", full_page=True)
 
     assert errors == []
+    assert Insight.objects.get(pk=int(loop_id.split("-")[1])).status == "dismissed"

@@ -16,7 +16,16 @@ from tests.insights.stored import quiet_trace, sequential_trace
 pytestmark = pytest.mark.django_db
 
 FINDING_COLUMNS = ("trace_id", "signature", "detector", "message", "span_ids", "saving_ms", "seen_at", "endpoint")
-INSIGHT_COLUMNS = ("signature", "count", "first_seen", "last_seen", "total_saving_ms", "endpoints", "message")
+INSIGHT_COLUMNS = (
+    "signature",
+    "count",
+    "first_seen",
+    "last_seen",
+    "total_saving_ms",
+    "endpoints",
+    "message",
+    "examples",
+)
 
 
 def snapshot():

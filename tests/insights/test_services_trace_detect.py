@@ -51,6 +51,10 @@ def test_it_stores_the_sequential_finding_with_its_message_spans_and_fix(project
     assert (insight.count, insight.first_seen, insight.last_seen) == (1, trace.start_time, trace.start_time)
     assert insight.total_saving_ms == pytest.approx(finding.saving_ms)
     assert insight.endpoints == ["POST /v1/answer"]
+    assert insight.examples == [
+        {"trace_id": trace.trace_id, "seen_at": trace.start_time.isoformat(), "saving_ms": finding.saving_ms,
+         "saving_usd": 0.0}
+    ]  # fmt: skip
     assert (insight.title, insight.message, insight.fix) == (finding.title, finding.message, finding.fix)
 
 
@@ -100,6 +104,7 @@ def test_findings_of_one_signature_across_traces_make_one_insight(project):
     assert (insight.first_seen, insight.last_seen) == (early.start_time, late.start_time)
     assert "would save 2.0s" in insight.message  # the latest trace's wording
     assert set(Finding.objects.filter(insight=insight).values_list("trace_id", flat=True)) == {early.pk, late.pk}
+    assert [e["trace_id"] for e in insight.examples] == [late.trace_id, early.trace_id]  # newest first
     # Another service is another signature, so another insight.
     assert Insight.objects.get(service="billing-api").count == 1
     assert Insight.objects.count() == 2
@@ -130,6 +135,7 @@ def test_a_finding_that_goes_away_on_a_rerun_is_removed_and_uncounted(project):
     assert not Finding.objects.exists()
     insight.refresh_from_db()
     assert insight.count == 0 and insight.total_saving_ms == pytest.approx(0, abs=1e-6)
+    assert insight.examples == []
 
 
 def test_a_fixed_insight_seen_in_a_later_trace_is_a_regression(project):

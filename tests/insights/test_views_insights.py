@@ -150,11 +150,11 @@ def test_an_insight_of_another_project_is_404(owner_client, project, other_proje
 
 
 def test_the_list_costs_a_fixed_number_of_queries(owner_client, project, insights, django_assert_max_num_queries):
-    # session, user, membership, the filter menus' services, oldest finding, window sums, insights, examples,
-    # the project switcher
-    with django_assert_max_num_queries(9):
+    # session, user, membership, the filter menus' services, oldest finding, window sums, insights, the project
+    # switcher
+    with django_assert_max_num_queries(8):
         owner_client.get(list_url(project))
     for i in range(4):
         services.trace_detect(trace_pk=sequential_trace(project, service=f"svc-{i}").pk)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(8):
         assert len(card_ids(owner_client.get(list_url(project)).content.decode())) == 6
