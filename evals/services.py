@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import asdict
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -275,22 +276,10 @@ def _target_key(trace: Trace, span: Span | None) -> str:
     return f"span:{span.pk}" if span is not None else f"trace:{trace.pk}"
 
 
-def score_record(
-    *,
-    trace: Trace,
-    span: Span | None,
-    evaluator: str,
-    result: EvalResult,
-    rule: EvalRule | None = None,
-    source: str = Score.Source.RULE,
-    rubric_version: str = "1",
-    judge_model: str = "",
-) -> Score:
-    """Insert or update the one score for (target, evaluator, rubric version, judge model)."""
-    key = dict(
-        target_key=_target_key(trace, span), evaluator=evaluator, rubric_version=rubric_version, judge_model=judge_model
-    )
-    values = dict(
+def _score_values(
+    *, trace: Trace, span: Span | None, rule: EvalRule | None, source: str, result: EvalResult
+) -> dict[str, Any]:
+    return dict(
         project_id=trace.project_id,
         trace=trace,
         span=span,
@@ -307,6 +296,42 @@ def score_record(
         cost=result.cost,
         latency_ms=result.latency_ms,
     )
+
+
+SCORE_KEY = ("target_key", "evaluator", "rubric_version", "judge_model")
+SCORE_UPDATED = (
+    "rule",
+    "source",
+    "status",
+    "value",
+    "label",
+    "passed",
+    "explanation",
+    "details",
+    "error",
+    "raw_reply",
+    "cost",
+    "latency_ms",
+    "updated_at",
+)
+
+
+def score_record(
+    *,
+    trace: Trace,
+    span: Span | None,
+    evaluator: str,
+    result: EvalResult,
+    rule: EvalRule | None = None,
+    source: str = Score.Source.RULE,
+    rubric_version: str = "1",
+    judge_model: str = "",
+) -> Score:
+    """Insert or update the one score for (target, evaluator, rubric version, judge model)."""
+    key = dict(
+        target_key=_target_key(trace, span), evaluator=evaluator, rubric_version=rubric_version, judge_model=judge_model
+    )
+    values = _score_values(trace=trace, span=span, rule=rule, source=source, result=result)
     try:
         with transaction.atomic():
             score, _ = Score.objects.update_or_create(**key, defaults=values)
@@ -316,6 +341,22 @@ def score_record(
             setattr(score, k, v)
         score.save()
     return score
+
+
+def rule_scores_upsert(scores: list[Score]) -> list[Score]:
+    """score_record for a whole trace's rule scores in ONE statement: INSERT ... ON CONFLICT (the score key) DO UPDATE.
+
+    A key seen twice (a trace-level evaluator under two span rules) keeps its last result, as successive
+    score_record calls would. Rows go in key order, so two evaluations of one trace at once lock them in the
+    same order and cannot deadlock.
+    """
+    by_key = {tuple(getattr(s, f) for f in SCORE_KEY): s for s in scores}
+    rows = [by_key[k] for k in sorted(by_key)]
+    if rows:
+        Score.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=list(SCORE_KEY), update_fields=list(SCORE_UPDATED)
+        )
+    return rows
 
 
 def span_write_back(*, span_pks: list[int]) -> None:
@@ -382,15 +423,15 @@ def trace_evaluate(*, trace_pk: int, judges_inline: bool = False) -> list[int]:
                 if (evaluator.target == "trace") != (span is None):
                     continue
                 rule_scores.append(
-                    score_record(
-                        trace=trace,
-                        span=span,
+                    Score(
+                        target_key=_target_key(trace, span),
                         evaluator=name,
-                        result=result,
-                        rule=rule,
                         rubric_version=str(evaluator.version),
+                        judge_model="",
+                        **_score_values(trace=trace, span=span, rule=rule, source=Score.Source.RULE, result=result),
                     )
                 )
+    rule_scores = rule_scores_upsert(rule_scores)
 
     fired = trace_triggers(trace=trace, spans=spans, rule_scores=rule_scores)
     pending: list[int] = []

@@ -55,6 +55,24 @@ def test_evaluating_twice_or_re_sending_a_span_leaves_one_score_each(project):
 
 
 @pytest.mark.django_db
+def test_a_rule_result_that_changes_updates_its_score_and_two_rules_on_one_target_keep_one(project):
+    services.eval_rule_create(project=project, name="turns", evaluators=["max_turns", "pii"])
+    services.eval_rule_create(project=project, name="turns again", evaluators=["max_turns", "pii"])
+    trace = rag_trace(project, answer="All clear.")
+    services.trace_evaluate(trace_pk=trace.pk)
+    llm = Span.objects.get(trace=trace, kind="llm")
+    assert Score.objects.filter(trace=trace, evaluator="max_turns").count() == 1
+    assert Score.objects.get(span=llm, evaluator="pii").passed is True
+
+    Span.objects.filter(pk=llm.pk).update(output_text="Mail me at jane.doe@example.com")
+    services.trace_evaluate(trace_pk=trace.pk)
+
+    pii = Score.objects.get(span=llm, evaluator="pii")
+    assert pii.passed is False, "the re-run's result replaced the stored one"
+    assert Score.objects.filter(span=llm, evaluator="pii").count() == 1
+
+
+@pytest.mark.django_db
 def test_the_unique_constraint_refuses_a_second_score(project):
     trace = rag_trace(project)
     services.trace_evaluate(trace_pk=trace.pk)
