@@ -598,10 +598,9 @@ def profile(workload: Workload, n_bodies: int = 9) -> list[str]:
     each stage per body, then cProfile's top functions by own time."""
     import psycopg
     from django.db.models import QuerySet
-    from django.db.models.sql.compiler import SQLInsertCompiler, SQLUpdateCompiler
 
     from traces import otlp, services
-    from traces.models import Span, Trace
+    from traces.models import Trace
 
     project, _ = services.project_create(name=f"bench-profile-{time.time_ns()}")
     (bodies,), _ = workload.stamp(time.time_ns())
@@ -614,16 +613,14 @@ def profile(workload: Workload, n_bodies: int = 9) -> list[str]:
         timer.wrap(otlp, "decode_traces_request", "decode")
         timer.wrap(services, "spans_ingest", "spans_ingest")
         timer.wrap(services, "normalize", "normalize")
-        timer.wrap(services, "_span_row", "_span_row")
+        timer.wrap(services, "_span_values", "_span_values")
         timer.wrap(services, "_pending_log_events", "log events")
+        timer.wrap(services, "spans_upsert", "span upsert")
         timer.wrap(services, "traces_refresh", "traces_refresh")
         timer.wrap(services, "_enqueue_settle", "enqueue")
         timer.wrap(QuerySet, "bulk_create", "trace upsert", only_model=Trace)
-        timer.wrap(QuerySet, "bulk_create", "span upsert", only_model=Span)
-        timer.wrap(QuerySet, "bulk_update", "trace bulk_update", only_model=Trace)
-        timer.wrap(SQLInsertCompiler, "as_sql", "insert as_sql")
-        timer.wrap(SQLUpdateCompiler, "as_sql", "update as_sql")
         timer.wrap(psycopg.Cursor, "execute", "psycopg execute")
+        timer.wrap(psycopg.Cursor, "executemany", "psycopg executemany")
         timer.wrap(psycopg.Connection, "commit", "commit")
         began = time.perf_counter()
         for body in bodies:
@@ -638,14 +635,12 @@ def profile(workload: Workload, n_bodies: int = 9) -> list[str]:
         ("decode (otlp.decode_traces_request)", g("decode", 0)),
         ("spans_ingest", g("spans_ingest", 0)),
         ("  normalize (conventions, pricing)", g("normalize", 0)),
-        ("  Span objects (_span_row, _clean)", g("_span_row", 0)),
+        ("  span rows (_span_values: columns, JSON)", g("_span_values", 0)),
         ("  pending log events lookup", g("log events", 0)),
         ("  trace upsert (bulk_create Trace)", g("trace upsert", 0)),
-        ("  span upsert (bulk_create Span)", g("span upsert", 0)),
-        ("    Django builds the INSERT (as_sql)", g("insert as_sql", 0)),
+        ("  span upsert (COPY + INSERT ON CONFLICT)", g("span upsert", 0)),
         ("  traces_refresh (aggregates)", g("traces_refresh", 0)),
-        ("    bulk_update of Trace rows", g("trace bulk_update", 0)),
-        ("      Django builds the CASE WHEN (as_sql)", g("update as_sql", 0)),
+        ("    its executemany UPDATE", g("psycopg executemany", 0)),
         ("  commit", g("commit", 0)),
         ("  enqueue trace_settle (Redis)", g("enqueue", 0)),
         ("all psycopg execute (adapt params + PostgreSQL)", g("psycopg execute", 0)),

@@ -160,6 +160,10 @@ def spans_upsert(rows: list[dict]) -> None:
     table = Span._meta.db_table
     with connection.cursor() as cursor:
         pg = cursor.cursor  # the psycopg cursor, for COPY
+        if _lz4_available(pg):
+            # Inputs, outputs and attributes are TOASTed; lz4 compresses them several times faster than the
+            # default pglz (a fifth of the upsert's time), for a few % more bytes. For this transaction only.
+            pg.execute("SET LOCAL default_toast_compression = lz4")
         pg.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS _span_in ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"
         )
@@ -175,6 +179,18 @@ def spans_upsert(rows: list[dict]) -> None:
             f"ON CONFLICT (project_id, span_id) DO UPDATE SET {updates}"
         )
         pg.execute("TRUNCATE _span_in")  # ON COMMIT would too; a second batch in one transaction needs it now
+
+
+_LZ4: dict[str, bool] = {}  # database alias -> whether its server was built with lz4 (PostgreSQL 14+)
+
+
+def _lz4_available(pg_cursor) -> bool:
+    alias = connection.alias
+    if alias not in _LZ4:
+        pg_cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        row = pg_cursor.fetchone()
+        _LZ4[alias] = bool(row and row[0])
+    return _LZ4[alias]
 
 
 JSON_FIELDS = frozenset(f.attname for f in Span._meta.concrete_fields if f.get_internal_type() == "JSONField")
