@@ -43,6 +43,11 @@ class Row:
         return round(100 - self.left, 3)
 
     @property
+    def after_room(self) -> float:
+        """% of the track after the bar's end: the most an "after" label may take (it is cut with an ellipsis)."""
+        return round(100 - self.end, 3)
+
+    @property
     def label_at(self) -> str:
         """Where the bar's label (duration, model, tokens, cost) fits: "after", "before" or "inside" the bar."""
         if self.end <= LABEL_ROOM_PCT:

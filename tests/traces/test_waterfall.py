@@ -132,7 +132,7 @@ def test_ticks_are_round_numbers_across_the_trace():
 def test_a_bar_label_goes_where_there_is_room():
     wf = layout([S("root", duration_ms=1000), S("early", "root", 0, 100), S("late", "root", 800, 150)])
     root, early, late = wf.rows
-    assert early.label_at == "after" and early.end == 10.0
+    assert early.label_at == "after" and early.end == 10.0 and early.after_room == 90.0
     assert late.label_at == "before" and late.right == 20.0
     assert root.label_at == "inside"
 
