@@ -86,6 +86,24 @@ class QueueForm(forms.Form):
         return parse_score_configs(self.cleaned_data.get("score_configs") or "")
 
 
+class TaxonomyForm(forms.Form):
+    """The project's failure labels, one per line, in the order reviewers see them (digits 1-9 pick the first nine)."""
+
+    labels = forms.CharField(
+        label="Failure labels",
+        help_text="One label per line, in order: the first nine get the keys 1-9 on the review page. "
+        "Annotations keep the labels they were given.",
+        widget=forms.Textarea(attrs={"rows": 7}),
+    )
+
+    def clean_labels(self) -> list[str]:
+        labels = [line.strip() for line in self.cleaned_data["labels"].splitlines() if line.strip()]
+        too_long = [label for label in labels if len(label) > 100]
+        if too_long:
+            raise forms.ValidationError(f"Labels are at most 100 characters: “{too_long[0][:40]}…” is longer.")
+        return labels
+
+
 RULE_KIND_LABELS = {
     RoutingRule.Kind.FAILING_RULE: "a rule evaluator failed",
     RoutingRule.Kind.SCORE_BELOW: "a score is below a threshold",

@@ -7,6 +7,7 @@ app_name = "annotations"
 urlpatterns = [
     path("p/<int:project_id>/review", views.queue_list, name="queue_list"),
     path("p/<int:project_id>/review/new", views.queue_create, name="queue_create"),
+    path("p/<int:project_id>/review/labels", views.taxonomy_update, name="taxonomy_update"),
     path("p/<int:project_id>/review/add", views.queue_add, name="queue_add"),
     path("p/<int:project_id>/review/picker", views.queue_picker, name="queue_picker"),
     path("p/<int:project_id>/review/items/<int:item_id>", views.review_item, name="review_item"),

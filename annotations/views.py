@@ -27,6 +27,7 @@ from annotations.forms import (
     QueueForm,
     ReviewForm,
     RoutingRuleForm,
+    TaxonomyForm,
     describe_rule,
 )
 from annotations.models import GoldenSet, Queue, QueueItem
@@ -131,7 +132,24 @@ def queue_list(request: HttpRequest, project_id: int) -> HttpResponse:
     return _queue_list_page(request, membership, QueueForm())
 
 
-def _queue_list_page(request, membership, form) -> HttpResponse:
+@login_required
+@require_POST
+def taxonomy_update(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Replace the project's failure labels (managers only)."""
+    membership = _manager(request, project_id)
+    form = TaxonomyForm(request.POST)
+    if form.is_valid():
+        try:
+            labels = services.taxonomy_set(project=membership.project, labels=form.cleaned_data["labels"])
+        except services.ReviewInvalid as exc:
+            form.add_error("labels", _sentence(exc))
+        else:
+            messages.success(request, f"Failure labels saved: {', '.join(labels)}.")
+            return redirect("annotations:queue_list", project_id=project_id)
+    return _queue_list_page(request, membership, QueueForm(), taxonomy_form=form)
+
+
+def _queue_list_page(request, membership, form, taxonomy_form=None) -> HttpResponse:
     project = membership.project
     queues = list(Queue.objects.filter(project=project).prefetch_related("routing_rules").order_by("name"))
     # A handful of queues per project: one progress read each.
@@ -143,7 +161,11 @@ def _queue_list_page(request, membership, form) -> HttpResponse:
         }
         for q in queues
     ]
-    return _page(request, "annotations/queue_list.html", {"rows": rows, "form": form}, membership)
+    labels = services.taxonomy_get(project=project)
+    if taxonomy_form is None:
+        taxonomy_form = TaxonomyForm(initial={"labels": "\n".join(labels)})
+    context = {"rows": rows, "form": form, "labels": labels, "taxonomy_form": taxonomy_form}
+    return _page(request, "annotations/queue_list.html", context, membership)
 
 
 @login_required
