@@ -497,7 +497,46 @@ def message_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
+def judge_budget() -> int:
+    """PEEKR_JUDGE_MAX_INPUT_CHARS: the most text one judgement sends (~4 characters a token). A quarter for the
+    question, a quarter for the answer, half for the context; what is cut says so, in the text the judge reads."""
+    from django.conf import settings
+
+    return max(int(getattr(settings, "PEEKR_JUDGE_MAX_INPUT_CHARS", 32_000)), 400)
+
+
+def clip(text: str, limit: int, *, keep: str = "head") -> str:
+    """``text`` in at most ``limit`` characters (the marker included): its head, or its tail for a prompt whose
+    question comes last."""
+    if len(text) <= limit:
+        return text
+    marker = f" […{len(text) - limit} characters cut…] "
+    room = max(limit - len(marker), 0)
+    return text[:room] + marker if keep == "head" else marker + text[len(text) - room :]
+
+
+def clip_all(texts: list[str], limit: int) -> list[str]:
+    """Documents in order until ``limit`` characters; the one that crosses it is cut, the rest are dropped."""
+    out: list[str] = []
+    left = limit
+    for i, text in enumerate(texts):
+        if left <= 0:
+            out[-1] += f" […{len(texts) - i} more documents cut…]"
+            break
+        out.append(clip(text, left))
+        left -= len(out[-1])
+    return out
+
+
 def judge_question(target: EvalTarget) -> str:
+    return clip(_question(target), judge_budget() // 4, keep="tail")
+
+
+def judge_answer(target: EvalTarget) -> str:
+    return clip(target.output_text, judge_budget() // 4)
+
+
+def _question(target: EvalTarget) -> str:
     if target.input_text.strip():
         return target.input_text
     for message in reversed(target.input_messages):
@@ -513,7 +552,12 @@ def is_llm_answer(target: EvalTarget) -> bool:
 
 
 def retrieved_context(target: EvalTarget) -> list[str]:
-    """The documents of the retriever spans before this span in the trace (or the context already given)."""
+    """The documents of the retriever spans before this span in the trace (or the context already given),
+    within half the judge's budget."""
+    return clip_all(_retrieved(target), judge_budget() // 2)
+
+
+def _retrieved(target: EvalTarget) -> list[str]:
     if target.context:
         return [c for c in target.context if isinstance(c, str) and c.strip()]
     docs: list[str] = []
@@ -537,8 +581,8 @@ def judge_context(target: EvalTarget) -> list[str]:
     texts = [message_text(m.get("content")) for m in target.input_messages if isinstance(m, dict)]
     texts = [t for t in texts if t.strip()]
     if texts:
-        return texts
-    return [target.input_text] if target.input_text.strip() else []
+        return clip_all(texts, judge_budget() // 2)
+    return [clip(target.input_text, judge_budget() // 2)] if target.input_text.strip() else []
 
 
 def judge_cache_key(evaluator: str, version: str, judge_model: str, inputs: dict[str, Any]) -> str:

@@ -168,6 +168,8 @@ PEEKR_TRACE_QUIET_SECONDS = env_float("PEEKR_TRACE_QUIET_SECONDS", 5.0)
 PEEKR_JUDGE_BASE_URL = env_str("PEEKR_JUDGE_BASE_URL")
 PEEKR_JUDGE_API_KEY = env_str("PEEKR_JUDGE_API_KEY")
 PEEKR_JUDGE_MODEL = env_str("PEEKR_JUDGE_MODEL")
+# The most text one judgement sends (question, answer, context): a 200 KB prompt must not become a $2 judge call.
+PEEKR_JUDGE_MAX_INPUT_CHARS = env_int("PEEKR_JUDGE_MAX_INPUT_CHARS", 32_000)
 # ragas reads these at import: no telemetry, no model hub (the worker must reach only the judge endpoint).
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

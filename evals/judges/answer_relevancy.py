@@ -18,6 +18,7 @@ from evals.judge_client import (
     DEFAULT_EMBEDDING_MODEL,
     JudgeClient,
     is_llm_answer,
+    judge_answer,
     judge_cache_key,
     judge_question,
     prepare_ragas,
@@ -40,7 +41,7 @@ class AnswerRelevancy(Evaluator):
         return is_llm_answer(target) and bool(judge_question(target).strip())
 
     def inputs(self, target: EvalTarget, embedding_model: str = DEFAULT_EMBEDDING_MODEL) -> dict[str, Any]:
-        return {"question": judge_question(target), "answer": target.output_text, "embedding_model": embedding_model}
+        return {"question": judge_question(target), "answer": judge_answer(target), "embedding_model": embedding_model}
 
     def cache_key(
         self, target: EvalTarget, config: EvalConfig, model: str, *, embedding_model: str = DEFAULT_EMBEDDING_MODEL

@@ -16,6 +16,7 @@ from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
 from evals.judge_client import (
     JudgeClient,
     is_llm_answer,
+    judge_answer,
     judge_cache_key,
     judge_context,
     judge_question,
@@ -40,7 +41,7 @@ class Faithfulness(Evaluator):
         return is_llm_answer(target) and bool(judge_question(target).strip()) and bool(judge_context(target))
 
     def inputs(self, target: EvalTarget) -> dict[str, Any]:
-        return {"question": judge_question(target), "answer": target.output_text, "context": judge_context(target)}
+        return {"question": judge_question(target), "answer": judge_answer(target), "context": judge_context(target)}
 
     def cache_key(self, target: EvalTarget, config: EvalConfig, model: str) -> str:
         return judge_cache_key(self.name, self.version_for(config), model, self.inputs(target))

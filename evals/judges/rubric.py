@@ -21,6 +21,7 @@ from evals.judge_client import (
     JudgeError,
     JudgeMalformed,
     is_llm_answer,
+    judge_answer,
     judge_cache_key,
     judge_question,
     retrieved_context,
@@ -120,7 +121,7 @@ class Rubric(Evaluator):
         return is_llm_answer(target)
 
     def inputs(self, target: EvalTarget) -> dict[str, Any]:
-        return {"input": judge_question(target), "context": retrieved_context(target), "output": target.output_text}
+        return {"input": judge_question(target), "context": retrieved_context(target), "output": judge_answer(target)}
 
     def cache_key(self, target: EvalTarget, config: EvalConfig, model: str) -> str:
         return judge_cache_key(self.name, self.version_for(config), model, self.inputs(target))
