@@ -250,9 +250,12 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
             unique_fields=["project", "trace_id"],
             update_fields=["last_span_at", "completed_at"],
         )
-        pk_by_tid = dict(
-            Trace.objects.filter(project=project, trace_id__in=list(first_start)).values_list("trace_id", "id")
-        )
+        # The upsert returns the ids (INSERT ... ON CONFLICT ... RETURNING) where the database can.
+        pk_by_tid = {t.trace_id: t.pk for t in trace_rows}
+        if None in pk_by_tid.values():
+            pk_by_tid = dict(
+                Trace.objects.filter(project=project, trace_id__in=list(first_start)).values_list("trace_id", "id")
+            )
         span_rows = []
         for raw, norm in zip(raws, normalized, strict=True):
             values = _span_values(project, raw, norm)
@@ -276,6 +279,8 @@ def _pending_log_events(project: Project, span_ids: list[str]) -> dict[str, list
     from traces.otlp import LogEvent as PlainLogEvent
 
     found: dict[str, list] = {}
+    if not LogEvent.objects.filter(project=project).exists():
+        return found  # most projects never send GenAI log records: one index probe instead of 512
     for ev in LogEvent.objects.filter(project=project, span_id__in=span_ids).order_by("time_ns", "id"):
         found.setdefault(ev.span_id, []).append(
             PlainLogEvent(
