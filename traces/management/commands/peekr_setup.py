@@ -1,4 +1,4 @@
-"""Idempotent first-run set-up for `make run`: an admin login and a demo project with a key.
+"""Idempotent first-run set-up for `make run`: an admin login and a demo project with a key and a review queue.
 
 The laptop default keeps the generated admin password and demo key in PEEKR_DATA_DIR so that a second
 `make run` reuses them (keys are otherwise shown once and stored hashed).
@@ -14,6 +14,25 @@ from traces.models import ApiKey, Membership, Project, Role
 from traces.services import api_key_create, project_create
 
 DEMO_PROJECT = "demo"
+
+
+DEMO_QUEUE = "Flagged by Peekr"
+
+
+def demo_queue_create(project: Project) -> None:
+    """A review queue for the demo project, so that its flagged traffic has somewhere to go: failing rules,
+    thumbs-down and detector findings are routed to it. Made once, with the project (a user may delete it)."""
+    from annotations.models import RoutingRule
+    from annotations.services import queue_create, routing_rule_create
+
+    queue = queue_create(
+        project=project,
+        name=DEMO_QUEUE,
+        description="Traces a rule failed on, a user gave a thumbs down, or a detector found a problem in.",
+        score_configs=[{"name": "correct", "type": "boolean"}],
+    )
+    for kind in (RoutingRule.Kind.FAILING_RULE, RoutingRule.Kind.THUMBS_DOWN, RoutingRule.Kind.FINDING):
+        routing_rule_create(queue=queue, kind=kind)
 
 
 class Command(BaseCommand):
@@ -37,6 +56,7 @@ class Command(BaseCommand):
         if project is None:
             project, raw_key = project_create(name=DEMO_PROJECT, owner=user)
             key_file.write_text(raw_key)
+            demo_queue_create(project)
         Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.OWNER})
         raw_key = key_file.read_text().strip() if key_file.exists() else ""
         if not raw_key or not ApiKey.objects.filter(key_hash=ApiKey.hash(raw_key), revoked_at__isnull=True).exists():
