@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 
 from traces.models import ApiKey, Project, Span, Trace
 
@@ -135,11 +135,46 @@ def span_get(*, project: Project, span_id: str) -> Span | None:
     return Span.objects.select_related("trace").filter(project=project, span_id=span_id.lower()).first()
 
 
-def sessions_page(*, project: Project, limit: int = 50, before: datetime | None = None) -> list[dict]:
-    """Sessions, most recently active first, with their trace counts and totals."""
-    from django.db.models import Count, Max, Min, Sum
+SESSION_WALK_CHUNK = 1000  # traces read per step of the newest-first walk
+SESSION_WALK_MAX = 20  # steps before giving up on the walk (sessions are rare): one grouped scan instead
 
-    qs = Trace.objects.filter(project=project, is_internal=False).exclude(session_id="")
+
+def sessions_page(*, project: Project, limit: int = 50, before: datetime | None = None) -> list[dict]:
+    """Sessions, most recently active first (last trace start < ``before``), with their trace counts and totals.
+
+    Two steps, so that a page costs about the same at 1,000 or 100,000 traces: walk the newest traces (the
+    trace_list index) until ``limit`` sessions are found, then aggregate only those (the trace_session index).
+    Grouping every trace of the project first took ~300 ms at 100,000 traces.
+    """
+    sessions = Trace.objects.filter(project=project, is_internal=False).exclude(session_id="")
+    walk = sessions.order_by("-start_time", "-id")
+    if before:
+        walk = walk.filter(start_time__lt=before)
+    picked: list[str] = []
+    skipped: set[str] = set()  # also active at or after `before`: on an earlier page
+    cursor = None
+    for _ in range(SESSION_WALK_MAX):
+        step = walk
+        if cursor is not None:
+            step = step.filter(Q(start_time__lt=cursor[0]) | Q(start_time=cursor[0], id__lt=cursor[1]))
+        rows = list(step.values_list("session_id", "start_time", "id")[:SESSION_WALK_CHUNK])
+        new = list(dict.fromkeys(sid for sid, _, _ in rows if sid not in skipped and sid not in picked))
+        if before and new:
+            skipped |= set(
+                sessions.filter(session_id__in=new, start_time__gte=before).values_list("session_id", flat=True)
+            )
+        picked += [sid for sid in new if sid not in skipped][: limit - len(picked)]
+        if len(picked) >= limit or len(rows) < SESSION_WALK_CHUNK:
+            break
+        cursor = rows[-1][1:]
+    else:
+        return _sessions_grouped(sessions, limit=limit, before=before)
+    if not picked:
+        return []
+    return _sessions_grouped(sessions.filter(session_id__in=picked), limit=limit, before=before)
+
+
+def _sessions_grouped(qs: QuerySet[Trace], *, limit: int, before: datetime | None) -> list[dict]:
     rows = qs.values("session_id").annotate(
         traces=Count("id"),
         first=Min("start_time"),
@@ -151,7 +186,7 @@ def sessions_page(*, project: Project, limit: int = 50, before: datetime | None 
     )
     if before:
         rows = rows.filter(last__lt=before)
-    return list(rows.order_by("-last")[:limit])
+    return list(rows.order_by("-last", "session_id")[:limit])
 
 
 def session_traces(*, project: Project, session_id: str) -> list[Trace]:

@@ -99,5 +99,5 @@ def test_the_list_pages_by_last_activity(owner_client, project):
 
 
 def test_the_list_costs_a_fixed_number_of_queries(owner_client, sessions, django_assert_max_num_queries):
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         owner_client.get(reverse("traces:session_list", args=[sessions.pk]))
