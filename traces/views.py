@@ -354,6 +354,9 @@ def session_detail(request: HttpRequest, project_id: int, session_id: str) -> Ht
 # --- API keys ---
 
 
+NEW_KEY_SESSION = "peekr_new_api_key"
+
+
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. production"}))
 
@@ -361,18 +364,24 @@ class ApiKeyForm(forms.Form):
 @login_required
 @require_http_methods(["GET", "POST"])
 def keys(request: HttpRequest, project_id: int) -> HttpResponse:
-    """List the project's keys; POST creates one, shown in this response only (its raw value is never stored)."""
+    """List the project's keys; POST creates one and redirects (a reload must not make a second key).
+
+    The new key rides in the session to the next GET of this page, which pops it: shown once, never stored
+    by Peekr beyond that hop (only its hash is kept).
+    """
     membership = _membership(request, project_id)
     project = membership.project
-    new_key = ""
     form = ApiKeyForm()
     if request.method == "POST":
         if not membership.can_manage:
             raise Http404("No such page")
         form = ApiKeyForm(request.POST)
         if form.is_valid():
-            _, new_key = api_key_create(project=project, name=form.cleaned_data["name"])
-            form = ApiKeyForm()
+            _, raw_key = api_key_create(project=project, name=form.cleaned_data["name"])
+            request.session[NEW_KEY_SESSION] = {"project": project.pk, "key": raw_key}
+            return redirect("traces:keys", project_id=project.pk)
+    shown = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
+    new_key = shown["key"] if shown and shown.get("project") == project.pk else ""
     context = {
         "keys": selectors.api_keys_list(project=project),
         "form": form,

@@ -35,8 +35,9 @@ def test_it_lists_the_keys_by_their_prefix_never_the_key(owner_client, project, 
 
 
 def test_creating_a_key_shows_it_once(owner_client, project):
-    response = owner_client.post(keys_url(project), {"name": "production"})
-    assert response.status_code == 200
+    created = owner_client.post(keys_url(project), {"name": "production"})
+    assert created.status_code == 302 and created["Location"] == keys_url(project)  # a reload makes no second key
+    response = owner_client.get(keys_url(project))
     raw = response.context["new_key"]
     html = response.content.decode()
     assert raw.startswith("pk_") and raw in html
@@ -46,8 +47,10 @@ def test_creating_a_key_shows_it_once(owner_client, project):
     stored = ApiKey.objects.get(project=project, name="production")
     assert stored.key_hash == ApiKey.hash(raw)
     assert project_for_key(raw) == project
-    # Never again.
+    # Never again, and nowhere else: the session held it for that one page.
     assert raw not in owner_client.get(keys_url(project)).content.decode()
+    assert all(raw not in str(v) for v in owner_client.session.values())
+    assert ApiKey.objects.filter(project=project, name="production").count() == 1
 
 
 def test_a_key_needs_a_name(owner_client, project):
@@ -104,7 +107,7 @@ def test_an_admin_can_manage_keys(client, project):
     admin = make_user("admin")
     Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
     client.force_login(admin)
-    assert client.post(keys_url(project), {"name": "by-admin"}).status_code == 200
+    assert client.post(keys_url(project), {"name": "by-admin"}).status_code == 302
     assert ApiKey.objects.filter(project=project, name="by-admin").exists()
 
 
