@@ -90,8 +90,8 @@ class TaxonomyForm(forms.Form):
     """The project's failure labels, one per line, in the order reviewers see them (digits 1-9 pick the first nine)."""
 
     labels = forms.CharField(
-        label="Failure labels",
-        help_text="One label per line, in order: the first nine get the keys 1-9 on the review page. "
+        label="One label per line",
+        help_text="In order: the first nine get the keys 1-9 on the review page. "
         "Annotations keep the labels they were given.",
         widget=forms.Textarea(attrs={"rows": 7}),
     )
