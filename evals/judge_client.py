@@ -109,10 +109,9 @@ class JudgeCall:
 @cache
 def tls_context() -> ssl.SSLContext:
     """One TLS context per process, shared by every client: building one (loading the CA bundle) costs ~27 ms,
-    which each judgement paid again when its client made its own. httpx's default, made once."""
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
+    which each judgement paid again when its client made its own. Built by httpx as its default is, so
+    SSL_CERT_FILE / SSL_CERT_DIR (a company CA in front of a self-hosted judge) still apply."""
+    return httpx.create_ssl_context()
 
 
 class JudgeClient:
@@ -511,7 +510,9 @@ def clip(text: str, limit: int, *, keep: str = "head") -> str:
     if len(text) <= limit:
         return text
     marker = f" […{len(text) - limit} characters cut…] "
-    room = max(limit - len(marker), 0)
+    if limit <= len(marker):
+        return text[:limit] if keep == "head" else text[len(text) - limit :]
+    room = limit - len(marker)
     return text[:room] + marker if keep == "head" else marker + text[len(text) - room :]
 
 

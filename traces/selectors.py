@@ -139,42 +139,65 @@ SESSION_WALK_CHUNK = 1000  # traces read per step of the newest-first walk
 SESSION_WALK_MAX = 20  # steps before giving up on the walk (sessions are rare): one grouped scan instead
 
 
-def sessions_page(*, project: Project, limit: int = 50, before: datetime | None = None) -> list[dict]:
-    """Sessions, most recently active first (last trace start < ``before``), with their trace counts and totals.
+def sessions_page(
+    *, project: Project, limit: int = 50, before: datetime | None = None, after_session: str = ""
+) -> list[dict]:
+    """Sessions, most recently active first, then by id, with their trace counts and totals.
+
+    Keyset pages: with ``before`` (and ``after_session``, the last session of the previous page), the sessions
+    whose (last activity, id) come after (``before``, ``after_session``) in that order.
 
     Two steps, so that a page costs about the same at 1,000 or 100,000 traces: walk the newest traces (the
     trace_list index) until ``limit`` sessions are found, then aggregate only those (the trace_session index).
-    At 100,000 traces in 20,000 sessions (PostgreSQL): ~17 ms a page, against ~50 ms for grouping every trace.
+    Sessions tied with the last one found are taken too, so the page is exactly the one grouping every trace
+    gives (ordered by last activity, then session id). At 100,000 traces in 20,000 sessions (PostgreSQL):
+    ~17 ms a page, against ~50 ms for grouping every trace.
     """
     sessions = Trace.objects.filter(project=project, is_internal=False).exclude(session_id="")
     walk = sessions.order_by("-start_time", "-id")
     if before:
-        walk = walk.filter(start_time__lt=before)
-    picked: list[str] = []
+        walk = walk.filter(start_time__lte=before)
+    picked: dict[str, datetime] = {}  # session -> its last activity (its first trace met on the walk)
     skipped: set[str] = set()  # also active at or after `before`: on an earlier page
+    boundary: datetime | None = None  # the limit-th session's last activity, once reached
     cursor = None
     for _ in range(SESSION_WALK_MAX):
         step = walk
         if cursor is not None:
             step = step.filter(Q(start_time__lt=cursor[0]) | Q(start_time=cursor[0], id__lt=cursor[1]))
         rows = list(step.values_list("session_id", "start_time", "id")[:SESSION_WALK_CHUNK])
-        new = list(dict.fromkeys(sid for sid, _, _ in rows if sid not in skipped and sid not in picked))
+        new: dict[str, datetime] = {}
+        for sid, start, _ in rows:
+            if sid not in picked and sid not in skipped and sid not in new:
+                new[sid] = start
         if before and new:
             skipped |= set(
-                sessions.filter(session_id__in=new, start_time__gte=before).values_list("session_id", flat=True)
+                sessions.filter(session_id__in=list(new), start_time__gt=before).values_list("session_id", flat=True)
             )
-        picked += [sid for sid in new if sid not in skipped][: limit - len(picked)]
-        if len(picked) >= limit or len(rows) < SESSION_WALK_CHUNK:
+            skipped |= {sid for sid, last in new.items() if last == before and sid <= after_session}
+        for sid, last in new.items():
+            if sid in skipped:
+                continue
+            if boundary is not None and last < boundary:
+                break
+            picked[sid] = last
+            if boundary is None and len(picked) == limit:
+                boundary = last
+        if len(rows) < SESSION_WALK_CHUNK or (boundary is not None and rows[-1][1] < boundary):
             break
         cursor = rows[-1][1:]
     else:
-        return _sessions_grouped(sessions, limit=limit, before=before)
+        return _sessions_grouped(sessions, limit=limit, before=before, after_session=after_session)
     if not picked:
         return []
-    return _sessions_grouped(sessions.filter(session_id__in=picked), limit=limit, before=before)
+    return _sessions_grouped(
+        sessions.filter(session_id__in=list(picked)), limit=limit, before=before, after_session=after_session
+    )
 
 
-def _sessions_grouped(qs: QuerySet[Trace], *, limit: int, before: datetime | None) -> list[dict]:
+def _sessions_grouped(
+    qs: QuerySet[Trace], *, limit: int, before: datetime | None, after_session: str = ""
+) -> list[dict]:
     rows = qs.values("session_id").annotate(
         traces=Count("id"),
         first=Min("start_time"),
@@ -185,7 +208,7 @@ def _sessions_grouped(qs: QuerySet[Trace], *, limit: int, before: datetime | Non
         user=Max("user_id"),
     )
     if before:
-        rows = rows.filter(last__lt=before)
+        rows = rows.filter(Q(last__lt=before) | Q(last=before, session_id__gt=after_session))
     return list(rows.order_by("-last", "session_id")[:limit])
 
 

@@ -6,6 +6,7 @@ for a project the user is not in, so project ids cannot be probed. htmx requests
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from django import forms
@@ -319,11 +320,16 @@ def session_list(request: HttpRequest, project_id: int) -> HttpResponse:
             before = None
         if before is not None and timezone.is_naive(before):
             before = before.replace(tzinfo=UTC)
-    sessions = selectors.sessions_page(project=membership.project, limit=SESSIONS_PER_PAGE, before=before)
+    after_session = request.GET.get("after", "") if before is not None else ""
+    sessions = selectors.sessions_page(
+        project=membership.project, limit=SESSIONS_PER_PAGE, before=before, after_session=after_session
+    )
+    full = len(sessions) == SESSIONS_PER_PAGE
     context = {
         "sessions": sessions,
         "before": before,
-        "next_before": sessions[-1]["last"].isoformat() if len(sessions) == SESSIONS_PER_PAGE else "",
+        "next_before": sessions[-1]["last"].isoformat() if full else "",
+        "next_after": sessions[-1]["session_id"] if full else "",
     }
     return _page(request, "traces/session_list.html", context, membership)
 
@@ -355,6 +361,17 @@ def session_detail(request: HttpRequest, project_id: int, session_id: str) -> Ht
 
 
 NEW_KEY_SESSION = "peekr_new_api_key"
+NEW_KEY_SECONDS = 120  # a key not shown by then (the redirect never followed) is dropped unseen
+
+
+def _new_key_pop(request: HttpRequest, project_pk: int) -> str:
+    held = request.session.get(NEW_KEY_SESSION)
+    if not held:
+        return ""
+    expired = time.time() - held.get("at", 0) > NEW_KEY_SECONDS
+    if expired or held.get("project") == project_pk:
+        del request.session[NEW_KEY_SESSION]
+    return "" if expired or held.get("project") != project_pk else held["key"]
 
 
 class ApiKeyForm(forms.Form):
@@ -366,8 +383,8 @@ class ApiKeyForm(forms.Form):
 def keys(request: HttpRequest, project_id: int) -> HttpResponse:
     """List the project's keys; POST creates one and redirects (a reload must not make a second key).
 
-    The new key rides in the session to the next GET of this page, which pops it: shown once, never stored
-    by Peekr beyond that hop (only its hash is kept).
+    The new key rides in the session (server-side, for at most NEW_KEY_SECONDS) to the next GET of this
+    project's keys page, which pops it: shown once; only its hash is kept after that.
     """
     membership = _membership(request, project_id)
     project = membership.project
@@ -378,10 +395,9 @@ def keys(request: HttpRequest, project_id: int) -> HttpResponse:
         form = ApiKeyForm(request.POST)
         if form.is_valid():
             _, raw_key = api_key_create(project=project, name=form.cleaned_data["name"])
-            request.session[NEW_KEY_SESSION] = {"project": project.pk, "key": raw_key}
+            request.session[NEW_KEY_SESSION] = {"project": project.pk, "key": raw_key, "at": time.time()}
             return redirect("traces:keys", project_id=project.pk)
-    shown = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
-    new_key = shown["key"] if shown and shown.get("project") == project.pk else ""
+    new_key = _new_key_pop(request, project.pk) if request.method == "GET" else ""
     context = {
         "keys": selectors.api_keys_list(project=project),
         "form": form,

@@ -206,3 +206,18 @@ def test_a_reply_cut_off_at_max_tokens_is_malformed_through_ragas_and_directly()
         with pytest.raises(JudgeMalformed, match="cut off") as direct:
             chat(server)
     assert through_ragas.value.raw == direct.value.raw == '{"statements": ["Paris is'
+
+
+def test_the_shared_tls_context_honours_ssl_cert_file(monkeypatch, tmp_path):
+    """A judge behind a company CA: SSL_CERT_FILE is read, as httpx's own default does."""
+    from evals.judge_client import tls_context
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "company-ca.pem"))  # missing: loading it must fail
+    tls_context.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError):
+            tls_context()
+    finally:
+        monkeypatch.delenv("SSL_CERT_FILE")
+        tls_context.cache_clear()
+    assert tls_context() is tls_context()  # one per process

@@ -19,6 +19,7 @@ def test_clip_keeps_the_head_or_the_tail_and_says_how_much_was_cut():
     assert len(head) <= 60 and head.startswith("aaaa") and "characters cut" in head
     assert len(tail) <= 60 and tail.endswith("bbbb") and "characters cut" in tail
     assert clip("short", 60) == "short"
+    assert clip(text, 10) == "a" * 10 and clip(text, 10, keep="tail") == "b" * 10  # no room for the marker
 
 
 def test_clip_all_keeps_documents_in_order_until_the_budget_then_cuts():

@@ -17,21 +17,21 @@ def ids(rows):
 
 
 def all_pages(project, limit):
-    pages, before = [], None
+    pages, before, after = [], None, ""
     while True:
-        page = selectors.sessions_page(project=project, limit=limit, before=before)
+        page = selectors.sessions_page(project=project, limit=limit, before=before, after_session=after)
         if not page:
             return pages
         pages.append(page)
-        before = page[-1]["last"]
+        before, after = page[-1]["last"], page[-1]["session_id"]
 
 
 def grouped_pages(project, limit):
     qs = Trace.objects.filter(project=project, is_internal=False).exclude(session_id="")
-    pages, before = [], None
-    while page := selectors._sessions_grouped(qs, limit=limit, before=before):
+    pages, before, after = [], None, ""
+    while page := selectors._sessions_grouped(qs, limit=limit, before=before, after_session=after):
         pages.append(page)
-        before = page[-1]["last"]
+        before, after = page[-1]["last"], page[-1]["session_id"]
     return pages
 
 
@@ -44,12 +44,25 @@ def test_a_session_active_again_later_is_listed_once_at_its_last_activity(projec
     make_trace(project, n_llm=0, start=now - 50)  # no session
 
     first = selectors.sessions_page(project=project, limit=1)
-    second = selectors.sessions_page(project=project, limit=1, before=first[0]["last"])
-    third = selectors.sessions_page(project=project, limit=1, before=second[0]["last"])
+    second = selectors.sessions_page(project=project, limit=1, before=first[0]["last"], after_session="a")
+    third = selectors.sessions_page(project=project, limit=1, before=second[0]["last"], after_session="b")
 
     assert ids(first) == ["a"] and first[0]["traces"] == 2
     assert ids(second) == ["b"]
     assert third == [], "a's older trace does not bring it back on a later page"
+
+
+def test_sessions_tied_on_last_activity_are_cut_like_the_grouped_order(project, monkeypatch):
+    monkeypatch.setattr(selectors, "SESSION_WALK_CHUNK", 1)
+    now = time.time()
+    make_trace(project, n_llm=0, start=now - 500, attributes={"session.id": "c"})
+    make_trace(project, n_llm=0, start=now - 100, attributes={"session.id": "a"})
+    make_trace(project, n_llm=0, start=now - 100, attributes={"session.id": "b"})  # newer id, same time
+
+    assert ids(selectors.sessions_page(project=project, limit=1)) == ["a"]
+    assert ids(selectors.sessions_page(project=project, limit=2)) == ["a", "b"]
+    assert [ids(p) for p in all_pages(project, 1)] == [["a"], ["b"], ["c"]], "no tied session is lost between pages"
+    assert [ids(p) for p in grouped_pages(project, 1)] == [["a"], ["b"], ["c"]]
 
 
 @pytest.mark.parametrize("chunk, max_steps", [(1000, 20), (7, 20), (7, 1)])
@@ -61,7 +74,8 @@ def test_the_walk_pages_exactly_like_grouping_every_trace(project, monkeypatch, 
     now = time.time()
     for i in range(120):
         session = f"s{rng.randrange(25):02d}" if rng.random() < 0.7 else ""
-        make_trace(project, n_llm=0, start=now - 10_000 + i * 10, attributes={"session.id": session} if session else {})
+        start = now - 10_000 + (i // 3) * 10  # three traces to a timestamp: ties between sessions
+        make_trace(project, n_llm=0, start=start, attributes={"session.id": session} if session else {})
 
     walked = all_pages(project, limit=4)
 

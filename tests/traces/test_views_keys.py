@@ -53,6 +53,20 @@ def test_creating_a_key_shows_it_once(owner_client, project):
     assert ApiKey.objects.filter(project=project, name="production").count() == 1
 
 
+def test_a_new_key_is_shown_only_on_its_own_projects_page_and_only_for_a_while(owner_client, project, owner):
+    from tests.base import make_project
+    from traces import views
+
+    other, _ = make_project("other", owner=owner)
+    owner_client.post(keys_url(project), {"name": "late"})
+    assert owner_client.get(keys_url(other)).context["new_key"] == ""  # another project's page: not there
+    session = owner_client.session
+    session[views.NEW_KEY_SESSION]["at"] -= views.NEW_KEY_SECONDS + 1  # the redirect was never followed
+    session.save()
+    assert owner_client.get(keys_url(project)).context["new_key"] == ""
+    assert views.NEW_KEY_SESSION not in owner_client.session
+
+
 def test_a_key_needs_a_name(owner_client, project):
     response = owner_client.post(keys_url(project), {"name": ""})
     assert response.status_code == 200

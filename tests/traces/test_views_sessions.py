@@ -93,7 +93,9 @@ def test_the_list_pages_by_last_activity(owner_client, project):
     assert len(first.context["sessions"]) == 50
     older = first.context["next_before"]
     assert older
-    second = owner_client.get(reverse("traces:session_list", args=[project.pk]), {"before": older})
+    after = first.context["next_after"]
+    assert after == "s02" and f"&amp;after={after}" in first.content.decode()
+    second = owner_client.get(reverse("traces:session_list", args=[project.pk]), {"before": older, "after": after})
     assert [r["session_id"] for r in second.context["sessions"]] == ["s01", "s00"]
     assert "Most recent" in second.content.decode()
 
