@@ -158,7 +158,8 @@ def sessions_page(
     if before:
         walk = walk.filter(start_time__lte=before)
     picked: dict[str, datetime] = {}  # session -> its last activity (its first trace met on the walk)
-    skipped: set[str] = set()  # also active at or after `before`: on an earlier page
+    # On an earlier page: active after `before`, or tied with it and not after `after_session`.
+    skipped: set[str] = set()
     boundary: datetime | None = None  # the limit-th session's last activity, once reached
     cursor = None
     for _ in range(SESSION_WALK_MAX):
