@@ -41,7 +41,7 @@ from insights.detectors import detect_all, normalise_operation, span_view_from_r
 from insights.detectors.types import SpanView
 from insights.models import Finding, Insight
 from traces.models import Project, Span, Trace
-from traces.services import dump_json
+from traces.services import pg_copy_upsert
 
 log = logging.getLogger(__name__)
 
@@ -471,36 +471,25 @@ def findings_upsert(rows: list[dict]) -> None:
 
     Raw SQL, not bulk_create: Django spent more time building the statement (a parameter per value, kilobytes of
     fix snippets each) than the database spent running it. A few rows: one INSERT ... ON CONFLICT, run for all of
-    them with executemany. Many, on PostgreSQL: COPY into a temporary table, merged with one INSERT ... ON CONFLICT.
+    them with executemany. Many, on PostgreSQL: traces.services.pg_copy_upsert (COPY, then one INSERT ... ON CONFLICT).
     """
     if not rows:
         return
-    now = timezone.now()
+    rows = [{"created_at": timezone.now(), **r} for r in rows]
+    update = ("insight", *FINDING_FIELDS)
+    if connection.vendor == "postgresql" and len(rows) >= COPY_FROM_ROWS:
+        pg_copy_upsert(Finding, rows, temp_table="_finding_in", conflict=("trace_id", "signature"), update=update)
+        return
     fields = [f for f in Finding._meta.concrete_fields if f.name != "id"]
     quote = connection.ops.quote_name
     cols = ", ".join(quote(f.column) for f in fields)
-    updates = ", ".join(
-        f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.name in ("insight", *FINDING_FIELDS)
-    )
+    updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.name in update)
     table = quote(Finding._meta.db_table)
     conflict = f"ON CONFLICT ({quote('trace_id')}, {quote('signature')}) DO UPDATE SET {updates}"
-    rows = [{"created_at": now, **r} for r in rows]
-    if connection.vendor != "postgresql" or len(rows) < COPY_FROM_ROWS:
-        params = [[f.get_db_prep_save(r[f.attname], connection) for f in fields] for r in rows]
-        placeholders = ", ".join(["%s"] * len(fields))
-        with connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({placeholders}) {conflict}", params)
-        return
-    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
-    with transaction.atomic(), connection.cursor() as cursor:
-        pg = cursor.cursor  # the psycopg cursor, for COPY
-        pg.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS _finding_in ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"
-        )
-        with pg.copy(f"COPY _finding_in ({cols}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row([dump_json(r[f.attname]) if f.attname in json_fields else r[f.attname] for f in fields])
-        pg.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _finding_in {conflict}")
+    params = [[f.get_db_prep_save(r[f.attname], connection) for f in fields] for r in rows]
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({placeholders}) {conflict}", params)
 
 
 def _recount(

@@ -7,13 +7,13 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
@@ -140,9 +140,8 @@ def _span_values(project: Project, raw: RawSpan, norm: NormalizedSpan) -> dict:
 def spans_upsert(rows: list[dict]) -> None:
     """Insert or update span rows on (project, span_id); rows are sorted by span id (lock order).
 
-    On PostgreSQL the rows are COPYed into a temporary table and merged with one INSERT ... ON CONFLICT:
-    building the same statement through the ORM (model instances, one parameter per value) took most of an
-    ingest request's time. Elsewhere (SQLite, the laptop default) the ORM's bulk upsert is plenty.
+    On PostgreSQL through pg_copy_upsert (COPY, then one INSERT ... ON CONFLICT): the ORM's bulk upsert took
+    most of an ingest request's time. Elsewhere (SQLite, the laptop default) the ORM's bulk upsert is plenty.
     """
     if connection.vendor != "postgresql":
         Span.objects.bulk_create(
@@ -153,32 +152,61 @@ def spans_upsert(rows: list[dict]) -> None:
             update_fields=SPAN_UPDATE_FIELDS,
         )
         return
-    fields = [f for f in Span._meta.concrete_fields if f.name != "id"]
-    json_fields = JSON_FIELDS
-    cols = ", ".join(f.column for f in fields)
-    updates = ", ".join(f"{f.column} = EXCLUDED.{f.column}" for f in fields if f.name in SPAN_UPDATE_FIELDS)
-    table = Span._meta.db_table
-    with connection.cursor() as cursor:
+    pg_copy_upsert(
+        Span,
+        rows,
+        temp_table="_span_in",
+        conflict=("project_id", "span_id"),
+        update=SPAN_UPDATE_FIELDS,
+        order_by="span_id",
+    )
+
+
+def pg_copy_upsert(
+    model: type[models.Model],
+    rows: list[dict],
+    *,
+    temp_table: str,
+    conflict: Sequence[str],
+    update: Iterable[str],
+    order_by: str = "",
+) -> None:
+    """PostgreSQL: insert or update ``rows`` (dicts by attname; a missing field takes its default) by COPYing
+    them into a temporary table shaped like the model's and merging it with one INSERT ... ON CONFLICT (the
+    ``conflict`` columns) DO UPDATE (the ``update`` fields), in ``order_by`` order (lock order).
+
+    Building the same statement through the ORM (model instances, one parameter per value) cost more than
+    PostgreSQL running it. The temporary table is emptied after each merge, so several calls in one transaction
+    never see each other's rows. Large values are TOASTed with lz4 where the server has it: several times faster
+    than the default pglz, for a few % more bytes (SET LOCAL: this transaction only).
+    """
+    if not rows:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    update = set(update)
+    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
+    quote = connection.ops.quote_name
+    cols = ", ".join(quote(f.column) for f in fields)
+    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields if f.name in update)
+    table = quote(model._meta.db_table)
+    order = f" ORDER BY {quote(order_by)}" if order_by else ""
+    defaults = {f.attname: f.get_default() for f in fields if f.attname not in rows[0]}
+    with transaction.atomic(), connection.cursor() as cursor:
         pg = cursor.cursor  # the psycopg cursor, for COPY
         if _lz4_available(pg):
-            # Inputs, outputs and attributes are TOASTed; lz4 compresses them several times faster than the
-            # default pglz (a fifth of the upsert's time), for a few % more bytes. For this transaction only.
             pg.execute("SET LOCAL default_toast_compression = lz4")
         pg.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS _span_in ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"
+            f"CREATE TEMP TABLE IF NOT EXISTS {temp_table} ON COMMIT DELETE ROWS AS SELECT {cols} FROM {table} WITH NO DATA"
         )
-        defaults = {f.attname: f.get_default() for f in fields if f.attname not in rows[0]}
-        with pg.copy(f"COPY _span_in ({cols}) FROM STDIN") as copy:
+        with pg.copy(f"COPY {temp_table} ({cols}) FROM STDIN") as copy:
             for r in rows:
                 r = {**defaults, **r}
-                copy.write_row(
-                    [dump_json(r[name]) if name in json_fields else r[name] for name in (f.attname for f in fields)]
-                )
+                copy.write_row([dump_json(r[f.attname]) if f.attname in json_fields else r[f.attname] for f in fields])
         pg.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _span_in ORDER BY span_id "
-            f"ON CONFLICT (project_id, span_id) DO UPDATE SET {updates}"
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp_table}{order} "
+            f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {updates}"
         )
-        pg.execute("TRUNCATE _span_in")  # ON COMMIT would too; a second batch in one transaction needs it now
+        pg.execute(f"TRUNCATE {temp_table}")  # ON COMMIT would too; a second call in one transaction needs it now
 
 
 _LZ4: dict[str, bool] = {}  # database alias -> whether its server was built with lz4 (PostgreSQL 14+)

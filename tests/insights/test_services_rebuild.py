@@ -43,7 +43,10 @@ def traffic(project):
     return traces
 
 
-def test_the_rebuild_in_small_batches_matches_trace_by_trace_detection(project, traffic):
+@pytest.mark.parametrize("copy_from_rows", [services.COPY_FROM_ROWS, 1], ids=["statements", "copy"])
+def test_the_rebuild_in_small_batches_matches_trace_by_trace_detection(project, traffic, monkeypatch, copy_from_rows):
+    """With copy_from_rows=1 every batch takes the COPY path on PostgreSQL, several times in one transaction."""
+    monkeypatch.setattr(services, "COPY_FROM_ROWS", copy_from_rows)
     for trace in traffic:
         if trace.completed_at:
             services.trace_detect(trace_pk=trace.pk)
