@@ -276,28 +276,6 @@ def _target_key(trace: Trace, span: Span | None) -> str:
     return f"span:{span.pk}" if span is not None else f"trace:{trace.pk}"
 
 
-def _score_values(
-    *, trace: Trace, span: Span | None, rule: EvalRule | None, source: str, result: EvalResult
-) -> dict[str, Any]:
-    return dict(
-        project_id=trace.project_id,
-        trace=trace,
-        span=span,
-        rule=rule,
-        source=source,
-        status=result.status,
-        value=result.value,
-        label=result.label[:200],
-        passed=result.passed,
-        explanation=result.explanation,
-        details=result.details,
-        error=result.error,
-        raw_reply=result.raw,
-        cost=result.cost,
-        latency_ms=result.latency_ms,
-    )
-
-
 SCORE_KEY = ("target_key", "evaluator", "rubric_version", "judge_model")
 SCORE_UPDATED = (
     "rule",
@@ -316,7 +294,7 @@ SCORE_UPDATED = (
 )
 
 
-def score_record(
+def score_build(
     *,
     trace: Trace,
     span: Span | None,
@@ -327,28 +305,41 @@ def score_record(
     rubric_version: str = "1",
     judge_model: str = "",
 ) -> Score:
-    """Insert or update the one score for (target, evaluator, rubric version, judge model)."""
-    key = dict(
-        target_key=_target_key(trace, span), evaluator=evaluator, rubric_version=rubric_version, judge_model=judge_model
+    """The (unsaved) score of ``result`` for (target, evaluator, rubric version, judge model)."""
+    return Score(
+        target_key=_target_key(trace, span),
+        evaluator=evaluator,
+        rubric_version=rubric_version,
+        judge_model=judge_model,
+        project_id=trace.project_id,
+        trace=trace,
+        span=span,
+        rule=rule,
+        source=source,
+        status=result.status,
+        value=result.value,
+        label=result.label[:200],
+        passed=result.passed,
+        explanation=result.explanation,
+        details=result.details,
+        error=result.error,
+        raw_reply=result.raw,
+        cost=result.cost,
+        latency_ms=result.latency_ms,
     )
-    values = _score_values(trace=trace, span=span, rule=rule, source=source, result=result)
-    try:
-        with transaction.atomic():
-            score, _ = Score.objects.update_or_create(**key, defaults=values)
-    except IntegrityError:  # a concurrent run inserted it first: the constraint held, update that row
-        score = Score.objects.get(**key)
-        for k, v in values.items():
-            setattr(score, k, v)
-        score.save()
-    return score
 
 
-def rule_scores_upsert(scores: list[Score]) -> list[Score]:
-    """score_record for a whole trace's rule scores in ONE statement: INSERT ... ON CONFLICT (the score key) DO UPDATE.
+def score_record(**kwargs: Any) -> Score:
+    """Insert or update the one score for (target, evaluator, rubric version, judge model); score_build's keywords."""
+    return scores_upsert([score_build(**kwargs)])[0]
 
-    A key seen twice (a trace-level evaluator under two span rules) keeps its last result, as successive
-    score_record calls would. Rows go in key order, so two evaluations of one trace at once lock them in the
-    same order and cannot deadlock.
+
+def scores_upsert(scores: list[Score]) -> list[Score]:
+    """Insert or update scores in ONE statement: INSERT ... ON CONFLICT (the score key) DO UPDATE.
+
+    A concurrent run inserting the same key is absorbed by the constraint. A key seen twice (a trace-level
+    evaluator under two span rules) keeps its last result, as successive calls would. Rows go in key order, so
+    two evaluations of one trace at once lock them in the same order and cannot deadlock.
     """
     by_key = {tuple(getattr(s, f) for f in SCORE_KEY): s for s in scores}
     rows = [by_key[k] for k in sorted(by_key)]
@@ -423,15 +414,16 @@ def trace_evaluate(*, trace_pk: int, judges_inline: bool = False) -> list[int]:
                 if (evaluator.target == "trace") != (span is None):
                     continue
                 rule_scores.append(
-                    Score(
-                        target_key=_target_key(trace, span),
+                    score_build(
+                        trace=trace,
+                        span=span,
                         evaluator=name,
+                        result=result,
+                        rule=rule,
                         rubric_version=str(evaluator.version),
-                        judge_model="",
-                        **_score_values(trace=trace, span=span, rule=rule, source=Score.Source.RULE, result=result),
                     )
                 )
-    rule_scores = rule_scores_upsert(rule_scores)
+    rule_scores = scores_upsert(rule_scores)
 
     fired = trace_triggers(trace=trace, spans=spans, rule_scores=rule_scores)
     pending: list[int] = []
