@@ -16,10 +16,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 
 def fixtures_dir() -> Path:
+    """The captured OTLP payloads: a copy of the workspace's shared/fixtures/otlp kept in the repository (its
+    README says how they were captured), so a clone anywhere runs the suite; PEEKR_FIXTURES_DIR points elsewhere."""
     override = os.environ.get("PEEKR_FIXTURES_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "otlp"
+    return Path(__file__).resolve().parent / "fixtures" / "otlp"
 
 
 def fixture_bytes(name: str) -> bytes:

@@ -1,24 +1,11 @@
-"""Load the captured OTLP payloads in shared/fixtures/otlp and run them through the decoder and normalisers."""
+"""Load the captured OTLP payloads (tests/fixtures/otlp, a copy of shared/fixtures/otlp) and run them through the decoder and normalisers."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
+from tests.otlp_payloads import fixture_bytes, fixtures_dir
 from traces.normalize import apply_log_events, normalize
 from traces.normalize.types import NormalizedSpan, RawSpan
 from traces.otlp import JSON, PROTOBUF, decode_logs_request, decode_traces_request
-
-
-def fixtures_dir() -> Path:
-    override = os.environ.get("PEEKR_FIXTURES_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "otlp"
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (fixtures_dir() / name).read_bytes()
 
 
 def trace_fixtures() -> list[str]:
