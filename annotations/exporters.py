@@ -1,10 +1,10 @@
 """Golden set exports: JSONL (one case per line, every field) and a self-contained pytest file.
 
-The pytest file needs only Python and pytest: the cases are inline, the deterministic graders (JSON
-validity, JSON Schema when the jsonschema package is present, personal data, allowed tools, non-empty) are
-small inline checks, and it calls the candidate given by PEEKR_TARGET (an OpenAI-compatible base URL),
-PEEKR_MODEL and optionally PEEKR_API_KEY. Semantic graders (LLM judges) are not run there: peekr_regress is
-the gate; the file is for a quick check without the Peekr server.
+The pytest file needs only Python and pytest: the cases are inline (one JSON string literal, the only part of
+the file that varies), the deterministic graders (JSON validity, JSON Schema when the jsonschema package is
+present, personal data, allowed tools, non-empty) are small inline checks, and it calls the candidate given by
+PEEKR_TARGET (an OpenAI-compatible base URL), PEEKR_MODEL and optionally PEEKR_API_KEY. Semantic graders (LLM
+judges) are not run there: peekr_regress is the gate; the file is for a quick check without the Peekr server.
 """
 
 from __future__ import annotations
@@ -52,9 +52,11 @@ def pytest_module_name(set_name: str) -> str:
     return "test_golden_" + (re.sub(r"[^0-9a-zA-Z]+", "_", set_name).strip("_").lower() or "set") + ".py"
 
 
-_PYTEST_TEMPLATE = '''"""Golden set {name!r} version {version}: {count} case(s), exported by Peekr.
+# The file is a fixed template: user data (the set's name, its cases) only ever goes into the one string
+# literal GOLDEN is read from, made by repr() of a JSON document, and test ids come from it at run time.
+_PYTEST_HEAD = r'''"""Golden set exported by Peekr: its name, version and cases are the JSON document GOLDEN below.
 
-Run: PEEKR_TARGET=http://host/v1 PEEKR_MODEL=my-model pytest {filename}
+Run: PEEKR_TARGET=http://host/v1 PEEKR_MODEL=my-model pytest THIS_FILE.py
 Deterministic graders only (inline); LLM-judge graders run in `manage.py peekr_regress`.
 """
 
@@ -66,34 +68,36 @@ import urllib.request
 
 import pytest
 
-CASES = json.loads({cases_json})
+'''
+
+_PYTEST_MIDDLE = r"""CASES = GOLDEN["cases"]
 INLINE_GRADERS = ("json_valid", "json_schema", "pii", "tool_allowed", "non_empty")
 
 
-{replay_source}
+"""
 
-{context_source}
+_PYTEST_TAIL = r'''
 
 def call_candidate(case):
     target = os.environ.get("PEEKR_TARGET", "").rstrip("/")
     if not target:
         pytest.skip("set PEEKR_TARGET (an OpenAI-compatible base URL) to run the golden cases")
-    body = {{"model": os.environ.get("PEEKR_MODEL") or case["model"], "messages": replay_messages(case)}}
+    body = {"model": os.environ.get("PEEKR_MODEL") or case["model"], "messages": replay_messages(case)}
     request = urllib.request.Request(
         target + "/chat/completions",
         data=json.dumps(body).encode(),
-        headers={{"Content-Type": "application/json", "Authorization": "Bearer " + os.environ.get("PEEKR_API_KEY", "none")}},
+        headers={"Content-Type": "application/json", "Authorization": "Bearer " + os.environ.get("PEEKR_API_KEY", "none")},
     )
     with urllib.request.urlopen(request, timeout=float(os.environ.get("PEEKR_TIMEOUT", "60"))) as response:
         message = json.loads(response.read())["choices"][0]["message"]
-    calls = [(c.get("function") or {{}}).get("name", "") for c in message.get("tool_calls") or []]
+    calls = [(c.get("function") or {}).get("name", "") for c in message.get("tool_calls") or []]
     return message.get("content") or "", calls
 
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\\.)+[A-Za-z]{{2,24}}")
-_PHONE = re.compile(r"\\+[0-9][0-9 .()-]{{7,18}}[0-9]|\\(?\\b[2-9][0-9]{{2}}\\)?[ .-][2-9][0-9]{{2}}[ .-][0-9]{{4}}\\b")
-_SSN = re.compile(r"\\b(?!000|666|9)[0-9]{{3}}-(?!00)[0-9]{{2}}-(?!0000)[0-9]{{4}}\\b")
-_CARD = re.compile(r"\\b(?:[0-9][ -]?){{12,18}}[0-9]\\b")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}")
+_PHONE = re.compile(r"\+[0-9][0-9 .()-]{7,18}[0-9]|\(?\b[2-9][0-9]{2}\)?[ .-][2-9][0-9]{2}[ .-][0-9]{4}\b")
+_SSN = re.compile(r"\b(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4}\b")
+_CARD = re.compile(r"\b(?:[0-9][ -]?){12,18}[0-9]\b")
 
 
 def _luhn(digits):
@@ -151,15 +155,20 @@ def test_case(case):
 
 
 def cases_to_pytest(*, name: str, version: int, cases: list[dict]) -> str:
-    """A pytest module that replays the cases against PEEKR_TARGET with the inline deterministic graders."""
-    data = json.dumps([case_to_json(c) for c in cases], ensure_ascii=False, sort_keys=True)
-    return _PYTEST_TEMPLATE.format(
-        name=name,
-        version=version,
-        count=len(cases),
-        filename=pytest_module_name(name),
-        cases_json=repr(data),
+    """A pytest module that replays the cases against PEEKR_TARGET with the inline deterministic graders.
+
+    Only the GOLDEN line varies: repr() of an ASCII-only JSON document, so no user text is ever Python source
+    and the file holds no invisible or bidirectional characters.
+    """
+    data = {"name": name, "version": version, "cases": [case_to_json(c) for c in cases]}
+    literal = repr(json.dumps(data, ensure_ascii=True, sort_keys=True))
+    return "".join([
+        _PYTEST_HEAD,
+        f"GOLDEN = json.loads({literal})\n",
+        _PYTEST_MIDDLE,
         # The same replay as peekr_regress (pure functions, copied in): both send the same messages.
-        replay_source=inspect.getsource(regress.replay_messages),
-        context_source=inspect.getsource(regress.context_texts),
-    )
+        inspect.getsource(regress.replay_messages),
+        "\n\n",
+        inspect.getsource(regress.context_texts),
+        _PYTEST_TAIL,
+    ])  # fmt: skip
