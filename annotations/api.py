@@ -5,10 +5,12 @@ skip) name the reviewer, who must be a project member allowed to review (owner, 
 reviewer; not a viewer). Anything of another project answers 404.
 """
 
+from typing import Literal
+
 from django.contrib.auth import get_user_model
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router, Status
+from ninja import Path, Query, Router, Status
 
 from annotations import exporters, selectors, services
 from annotations.models import GoldenSet, GoldenSetVersion, Queue, QueueItem, RegressionRun, RoutingRule
@@ -39,6 +41,8 @@ from annotations.schemas import (
     VersionDetailOut,
     VersionOut,
 )
+from peekr_web.errors import NotFound
+from peekr_web.schemas import Id, SafeStr
 from traces.models import Trace
 
 router = Router(tags=["review"])
@@ -48,10 +52,10 @@ def _queue(request, queue_id: int) -> Queue:
     return get_object_or_404(Queue, pk=queue_id, project=request.project)
 
 
-def _item(request, item_id: int) -> QueueItem:
-    item = selectors.item_get(project=request.project, item_pk=item_id)
+def _item(request, item_pk: int) -> QueueItem:
+    item = selectors.item_get(project=request.project, item_pk=item_pk)
     if item is None:
-        raise Http404("no such item")
+        raise NotFound(f"no queue item {item_pk}")
     return item
 
 
@@ -62,7 +66,7 @@ def _golden_set(request, set_id: int) -> GoldenSet:
 def _reviewer(request, username: str):
     user = get_user_model().objects.filter(username=username).first()
     if user is None or not services.can_review(project=request.project, user=user):
-        raise Http404(f"no reviewer {username!r} in this project")
+        raise NotFound(f"no reviewer {username!r} in this project")
     return user
 
 
@@ -116,15 +120,12 @@ def list_queues(request):
 
 @router.post("/queues", response={201: QueueOut, 400: Error}, summary="Create a review queue")
 def create_queue(request, payload: QueueIn):
-    try:
-        queue = services.queue_create(project=request.project, **payload.dict())
-    except services.ReviewInvalid as exc:
-        return Status(400, {"detail": str(exc)})
+    queue = services.queue_create(project=request.project, **payload.dict())
     return Status(201, queue_out(queue))
 
 
 @router.get("/queues/{queue_id}", response={200: QueueDetailOut, 404: Error}, summary="Get a queue's progress")
-def get_queue(request, queue_id: int):
+def get_queue(request, queue_id: Id):
     """Progress of the queue, and reviews per reviewer."""
     queue = _queue(request, queue_id)
     progress = selectors.queue_progress(queue=queue)
@@ -132,31 +133,34 @@ def get_queue(request, queue_id: int):
 
 
 @router.get("/queues/{queue_id}/routing-rules", response={200: list[RoutingRuleOut], 404: Error}, summary="Routing")
-def list_routing_rules(request, queue_id: int):
+def list_routing_rules(request, queue_id: Id):
     return list(RoutingRule.objects.filter(queue=_queue(request, queue_id)).order_by("pk"))
 
 
 @router.post(
     "/queues/{queue_id}/routing-rules", response={201: RoutingRuleOut, 400: Error, 404: Error}, summary="Add routing"
 )
-def create_routing_rule(request, queue_id: int, payload: RoutingRuleIn):
+def create_routing_rule(request, queue_id: Id, payload: RoutingRuleIn):
     """Route completed traces into this queue automatically: failing rule, score below / in a band,
     thumbs-down, escalation, detector finding, or a random sample."""
-    try:
-        rule = services.routing_rule_create(queue=_queue(request, queue_id), **payload.dict())
-    except services.ReviewInvalid as exc:
-        return Status(400, {"detail": str(exc)})
+    rule = services.routing_rule_create(queue=_queue(request, queue_id), **payload.dict())
     return Status(201, rule)
 
 
 @router.get("/queues/{queue_id}/items", response={200: list[ItemOut], 404: Error}, summary="List a queue's items")
-def list_items(request, queue_id: int, status: str = "", limit: int = 100, offset: int = 0):
+def list_items(
+    request,
+    queue_id: Id,
+    status: SafeStr = "",
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=10**9),
+):
     qs = selectors.queue_items(queue=_queue(request, queue_id), status=status or None).select_related("span")
-    return [item_out(i) for i in qs[offset : offset + min(limit, 1000)]]
+    return [item_out(i) for i in qs[offset : offset + limit]]
 
 
 @router.post("/queues/{queue_id}/items", response={201: ItemsAddOut, 404: Error}, summary="Add traces to a queue")
-def add_items(request, queue_id: int, payload: ItemsAddIn):
+def add_items(request, queue_id: Id, payload: ItemsAddIn):
     """Add traces by id, one or in bulk; traces already in the queue (or unknown) are left out."""
     queue = _queue(request, queue_id)
     pks = Trace.objects.filter(project=request.project, trace_id__in=payload.trace_ids).values_list("pk", flat=True)
@@ -166,7 +170,7 @@ def add_items(request, queue_id: int, payload: ItemsAddIn):
 
 
 @router.post("/queues/{queue_id}/claim", response={200: ItemOut, 204: None, 404: Error}, summary="Claim the next item")
-def claim_next(request, queue_id: int, payload: ReviewerIn):
+def claim_next(request, queue_id: Id, payload: ReviewerIn):
     """The reviewer's next item, claimed for them for the queue's claim time; 204 when nothing is left."""
     queue = _queue(request, queue_id)
     item = services.queue_item_claim(queue=queue, user=_reviewer(request, payload.reviewer))
@@ -178,28 +182,25 @@ def claim_next(request, queue_id: int, payload: ReviewerIn):
 @router.post(
     "/queue-items/{item_id}/annotations", response={201: AnnotationOut, 400: Error, 404: Error}, summary="Annotate"
 )
-def annotate(request, item_id: int, payload: AnnotationIn):
+def annotate(request, item_id: Id, payload: AnnotationIn):
     """Failure labels from the taxonomy, a value per score config, a comment, the expected output."""
     item = _item(request, item_id)
     reviewer = _reviewer(request, payload.reviewer)
-    try:
-        a = services.annotation_submit(item=item, reviewer=reviewer, **payload.dict(exclude={"reviewer"}))
-    except services.ReviewInvalid as exc:
-        return Status(400, {"detail": str(exc)})
+    a = services.annotation_submit(item=item, reviewer=reviewer, **payload.dict(exclude={"reviewer"}))
     out = {f: getattr(a, f) for f in ("labels", "values", "comment", "expected_output", "created_at")}
     return Status(201, {**out, "id": a.pk, "item_id": item.pk, "reviewer": reviewer.username,
                         "item_status": item.status, "reviews_done": item.reviews_done})  # fmt: skip
 
 
 @router.post("/queue-items/{item_id}/release", response={200: ItemOut, 404: Error}, summary="Release a claim")
-def release(request, item_id: int, payload: ReviewerIn):
+def release(request, item_id: Id, payload: ReviewerIn):
     item = _item(request, item_id)
     services.queue_item_release(item=item, user=_reviewer(request, payload.reviewer))
     return item_out(_item(request, item_id))
 
 
 @router.post("/queue-items/{item_id}/skip", response={200: ItemOut, 404: Error}, summary="Skip an item")
-def skip(request, item_id: int, payload: ReviewerIn):
+def skip(request, item_id: Id, payload: ReviewerIn):
     item = _item(request, item_id)
     services.queue_item_skip(item=item, user=_reviewer(request, payload.reviewer))
     return item_out(_item(request, item_id))
@@ -212,10 +213,7 @@ def get_taxonomy(request):
 
 @router.put("/taxonomy", response={200: TaxonomyOut, 400: Error}, summary="Replace the failure labels")
 def put_taxonomy(request, payload: TaxonomyIn):
-    try:
-        return {"labels": services.taxonomy_set(project=request.project, labels=payload.labels)}
-    except services.ReviewInvalid as exc:
-        return Status(400, {"detail": str(exc)})
+    return {"labels": services.taxonomy_set(project=request.project, labels=payload.labels)}
 
 
 # ---------------------------------------------------------------- golden sets
@@ -236,15 +234,12 @@ def list_golden_sets(request):
 
 @router.post("/golden-sets", response={201: GoldenSetOut, 400: Error}, summary="Create a golden set")
 def create_golden_set(request, payload: GoldenSetIn):
-    try:
-        s = services.golden_set_create(project=request.project, **payload.dict())
-    except services.ReviewInvalid as exc:
-        return Status(400, {"detail": str(exc)})
+    s = services.golden_set_create(project=request.project, **payload.dict())
     return Status(201, golden_set_out({"golden_set": s, "version": None, "items": 0}))
 
 
 @router.get("/golden-sets/{set_id}/versions", response={200: list[VersionOut], 404: Error}, summary="Versions")
-def list_versions(request, set_id: int):
+def list_versions(request, set_id: Id):
     from django.db.models import Count
 
     versions = _golden_set(request, set_id).versions.annotate(n=Count("items")).order_by("-number")
@@ -254,25 +249,34 @@ def list_versions(request, set_id: int):
 @router.get(
     "/golden-sets/{set_id}/versions/{number}", response={200: VersionDetailOut, 404: Error}, summary="One version"
 )
-def get_version(request, set_id: int, number: int):
+def get_version(request, set_id: Id, number: Id):
     """A version with all of its cases, as they were written (versions never change)."""
     version = selectors.golden_version_get(golden_set=_golden_set(request, set_id), number=number)
     if version is None:
-        raise Http404("no such version")
+        raise NotFound(f"no version {number} of golden set {set_id}")
     items = [i.as_case() for i in selectors.golden_items(version=version)]
     return {**version_out(version, len(items)), "items": items}
 
 
-@router.get("/golden-sets/{set_id}/versions/{number}/export", summary="Export as JSONL or a pytest file")
-def export_version(request, set_id: int, number: int, format: str = "jsonl"):
+EXPORT_CONTENT = {
+    "application/x-ndjson": {"schema": {"type": "string"}},
+    "text/x-python": {"schema": {"type": "string"}},
+}
+
+
+@router.get(
+    "/golden-sets/{set_id}/versions/{number}/export", response={404: Error}, summary="Export as JSONL or a pytest file",
+    openapi_extra={"responses": {200: {"description": "the cases as JSON lines or a pytest module", "content": EXPORT_CONTENT}}},
+)  # fmt: skip
+def export_version(request, set_id: Id, number: Id, format: Literal["jsonl", "pytest"] = "jsonl"):
     golden_set = _golden_set(request, set_id)
     version = selectors.golden_version_get(golden_set=golden_set, number=number)
-    if version is None or format not in ("jsonl", "pytest"):
-        raise Http404("no such version or format")
+    if version is None:
+        raise NotFound(f"no version {number} of golden set {set_id}")
     cases = [i.as_case() for i in selectors.golden_items(version=version)]
     if format == "jsonl":
         response = HttpResponse(exporters.cases_to_jsonl(cases), content_type="application/x-ndjson")
-        filename = f"{golden_set.name}-v{version.number}.jsonl"
+        filename = exporters.jsonl_file_name(golden_set.name, version.number)
     else:
         text = exporters.cases_to_pytest(name=golden_set.name, version=version.number, cases=cases)
         response = HttpResponse(text, content_type="text/x-python")
@@ -285,7 +289,7 @@ def export_version(request, set_id: int, number: int, format: str = "jsonl"):
     "/golden-sets/{set_id}/promote", response={201: PromoteOut, 200: PromoteOut, 400: Error, 404: Error},
     summary="Promote reviewed items or traces",
 )  # fmt: skip
-def promote(request, set_id: int, payload: PromoteIn):
+def promote(request, set_id: Id, payload: PromoteIn):
     """Writes a new version with every earlier case plus one representative per new failure pattern."""
     golden_set = _golden_set(request, set_id)
     items = list(
@@ -295,40 +299,34 @@ def promote(request, set_id: int, payload: PromoteIn):
     )
     traces = list(Trace.objects.filter(project=request.project, trace_id__in=payload.trace_ids))
     if len(items) != len(set(payload.item_ids)) or len(traces) != len(set(payload.trace_ids)):
-        raise Http404("unknown item or trace")
-    try:
-        version = services.golden_items_promote(
-            golden_set=golden_set, items_or_traces=items + traces, graders=payload.graders, group=payload.group,
-            note=payload.note,
-        )  # fmt: skip
-    except services.ReviewInvalid as exc:
-        return Status(400, {"detail": str(exc)})
+        raise NotFound("unknown item or trace")
+    version = services.golden_items_promote(
+        golden_set=golden_set, items_or_traces=items + traces, graders=payload.graders, group=payload.group,
+        note=payload.note,
+    )  # fmt: skip
     if version is None:
         return Status(200, {"version": None})
     return Status(201, {"version": version_out(version)})
 
 
 @router.delete("/golden-sets/{set_id}/cases/{case_id}", response={201: VersionOut, 404: Error}, summary="Remove a case")
-def remove_case(request, set_id: int, case_id: str):
+def remove_case(request, set_id: Id, case_id: Path[SafeStr]):
     """Writes a new version without the case; earlier versions keep it."""
-    try:
-        version = services.golden_item_remove(golden_set=_golden_set(request, set_id), case_id=case_id)
-    except services.ReviewInvalid as exc:
-        return Status(404, {"detail": str(exc)})
+    version = services.golden_item_remove(golden_set=_golden_set(request, set_id), case_id=case_id)
     return Status(201, version_out(version))
 
 
 # ---------------------------------------------------------------- runs, calibration, triage
 
 
-@router.get("/regression-runs", response=list[RunOut], summary="List regression runs")
-def list_runs(request, golden_set_id: int | None = None, limit: int = 100):
+@router.get("/regression-runs", response={200: list[RunOut], 404: Error}, summary="List regression runs")
+def list_runs(request, golden_set_id: Id | None = None, limit: int = Query(100, ge=1, le=1000)):
     golden_set = _golden_set(request, golden_set_id) if golden_set_id else None
     return [run_out(r) for r in selectors.runs_for_project(project=request.project, golden_set=golden_set)[:limit]]
 
 
 @router.get("/regression-runs/{run_id}", response={200: RunDetailOut, 404: Error}, summary="A run with its results")
-def get_run(request, run_id: int):
+def get_run(request, run_id: Id):
     run = get_object_or_404(
         RegressionRun.objects.select_related("version__golden_set"), pk=run_id,
         version__golden_set__project=request.project,
@@ -348,8 +346,8 @@ def calibration(request):
 
 
 @router.get("/triage", response=TriageOut, summary="The week's worst-scoring traces")
-def triage(request, limit: int = 30):
-    data = selectors.weekly_triage(project=request.project, limit=min(limit, 100))
+def triage(request, limit: int = Query(30, ge=1, le=100)):
+    data = selectors.weekly_triage(project=request.project, limit=limit)
     return {
         "traces": [
             {

@@ -6,14 +6,16 @@ class AnnotationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from annotations.services import on_trace_complete
-        from traces import services as trace_services
-
-        if on_trace_complete not in trace_services.TRACE_COMPLETE_HOOKS:
-            trace_services.TRACE_COMPLETE_HOOKS.append(on_trace_complete)
-        # Feedback can arrive long after routing ran: thumbs-down and escalations route the trace again.
-        from annotations.services import on_feedback
+        from annotations import extensions
+        from annotations.services import on_feedback, on_judge_scored, traces_route
         from evals import services as eval_services
+        from traces.pipeline import Stage, stage_register
 
+        # Last: routing reads the scores and findings the stages before it wrote for this completion.
+        stage_register(Stage(name="route", bit=4, order=30, handler=traces_route, label="Review routing"))
+        extensions.register()  # the demo project's review queue (traces.extensions)
+        # Feedback and judge scores can arrive after routing ran: they route the trace again (idempotent).
         if on_feedback not in eval_services.FEEDBACK_HOOKS:
             eval_services.FEEDBACK_HOOKS.append(on_feedback)
+        if on_judge_scored not in eval_services.JUDGE_SCORED_HOOKS:
+            eval_services.JUDGE_SCORED_HOOKS.append(on_judge_scored)

@@ -48,6 +48,11 @@ def cases_from_jsonl(text: str) -> list[dict]:
     return cases
 
 
+def jsonl_file_name(set_name: str, version: int) -> str:
+    """A download name safe in a Content-Disposition header: no quotes, newlines or slashes from the set's name."""
+    return (re.sub(r"[^0-9a-zA-Z._-]+", "_", set_name).strip("._") or "golden-set") + f"-v{version}.jsonl"
+
+
 def pytest_module_name(set_name: str) -> str:
     return "test_golden_" + (re.sub(r"[^0-9a-zA-Z]+", "_", set_name).strip("_").lower() or "set") + ".py"
 

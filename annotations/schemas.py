@@ -4,14 +4,13 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-
-class Error(Schema):
-    detail: str
+from peekr_web.schemas import Error as Error  # the one error body, re-exported for annotations.api
+from peekr_web.schemas import Id, SafeStr
 
 
 class QueueIn(Schema):
-    name: str
-    description: str = ""
+    name: SafeStr
+    description: SafeStr = ""
     score_configs: list[dict[str, Any]] = Field(
         default_factory=list,
         description='[{"name": "correct", "type": "boolean"}, {"name": "tone", "type": "categorical", "options": '
@@ -56,8 +55,8 @@ class RoutingRuleOut(Schema):
 
 
 class ItemsAddIn(Schema):
-    trace_ids: list[str] = Field(..., min_length=1, max_length=1000)
-    reason: str = "manual"
+    trace_ids: list[SafeStr] = Field(..., min_length=1, max_length=1000)
+    reason: SafeStr = "manual"
 
 
 class ItemOut(Schema):
@@ -80,14 +79,14 @@ class ItemsAddOut(Schema):
 
 
 class ReviewerIn(Schema):
-    reviewer: str = Field(..., description="username of a project member who may review (not a viewer)")
+    reviewer: SafeStr = Field(..., description="username of a project member who may review (not a viewer)")
 
 
 class AnnotationIn(ReviewerIn):
-    labels: list[str] = Field(default_factory=list)
+    labels: list[SafeStr] = Field(default_factory=list)
     values: dict[str, Any] = Field(default_factory=dict)
-    comment: str = ""
-    expected_output: str = ""
+    comment: SafeStr = ""
+    expected_output: SafeStr = ""
 
 
 class AnnotationOut(Schema):
@@ -104,7 +103,7 @@ class AnnotationOut(Schema):
 
 
 class TaxonomyIn(Schema):
-    labels: list[str]
+    labels: list[SafeStr]
 
 
 class TaxonomyOut(Schema):
@@ -112,8 +111,8 @@ class TaxonomyOut(Schema):
 
 
 class GoldenSetIn(Schema):
-    name: str
-    description: str = ""
+    name: SafeStr
+    description: SafeStr = ""
 
 
 class GoldenSetOut(Schema):
@@ -127,11 +126,11 @@ class GoldenSetOut(Schema):
 
 
 class PromoteIn(Schema):
-    item_ids: list[int] = Field(default_factory=list)
-    trace_ids: list[str] = Field(default_factory=list)
+    item_ids: list[Id] = Field(default_factory=list)
+    trace_ids: list[SafeStr] = Field(default_factory=list)
     graders: list[dict[str, Any]] | None = Field(None, description="default: derived from the failure labels")
     group: bool = Field(True, description="promote one representative per failure pattern")
-    note: str = ""
+    note: SafeStr = ""
 
 
 class GoldenItemOut(Schema):

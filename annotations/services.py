@@ -34,6 +34,7 @@ from annotations.models import (
     RegressionRun,
     RoutingRule,
 )
+from peekr_web.errors import Invalid, NotFound
 from traces.models import Membership, Project, Role, Span, Trace
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,18 @@ log = logging.getLogger(__name__)
 # Seconds after a trace completes before routing reads its scores: rules land within a second of the
 # evaluation task, judges usually within this delay. A judge that lands later is caught by a re-route
 # (thumbs-down feedback re-evaluates; routing is idempotent).
-ROUTE_DELAY_SECONDS = 60
 REVIEW_ROLES = (Role.OWNER, Role.ADMIN, Role.ENGINEER, Role.REVIEWER)
 SCORE_TYPES = ("boolean", "categorical", "numeric")
 
 
-class ReviewInvalid(ValueError):
-    """A request that cannot be carried out; the message says why (shown to the user as is)."""
+class ReviewInvalid(Invalid, ValueError):
+    """A request that cannot be carried out; the message says why (shown to the user as is; the API answers 400)."""
+
+
+class ReviewNotFound(ReviewInvalid):
+    """What the request names is not there (the API answers 404)."""
+
+    status, code = NotFound.status, NotFound.code
 
 
 # ---------------------------------------------------------------- taxonomy
@@ -159,6 +165,16 @@ def routing_rule_create(*, queue: Queue, kind: str, params: dict | None = None, 
     return RoutingRule.objects.create(queue=queue, kind=kind, params=params, active=active)
 
 
+def _routable_scores(scores):
+    from evals.models import Score
+
+    return (
+        scores.filter(status=Score.Status.DONE)
+        .exclude(source__in=(Score.Source.FEEDBACK, Score.Source.HUMAN))
+        .values("trace_id", "evaluator", "value", "passed", "source", "span_id")
+    )
+
+
 def _trace_findings(trace: Trace) -> list:
     """The insight detectors' findings on this trace, computed from its spans (pure detectors, no storage)."""
     from insights.detectors import detect_all, span_view_from_row
@@ -171,21 +187,26 @@ def _trace_findings(trace: Trace) -> list:
     return detect_all(span_view_from_row(r) for r in rows)
 
 
-def route_reasons(*, trace: Trace, rules: Sequence[RoutingRule]) -> dict[int, tuple[str, int | None]]:
+def route_reasons(
+    *,
+    trace: Trace,
+    rules: Sequence[RoutingRule],
+    scores: list[dict] | None = None,
+    feedback: set[str] | None = None,
+    findings: list | None = None,
+) -> dict[int, tuple[str, int | None]]:
     """queue pk -> (reason, span pk or None) for the first rule of each queue that fires on this trace.
 
-    Reads what is stored now: rule and judge scores, user feedback; findings are computed on the spot.
+    Reads what is stored now: rule and judge scores, user feedback; findings are computed on the spot. A batch
+    (traces_route) passes what it read for all its traces at once, and the findings the detect stage stored.
     """
     from evals.models import Feedback, Score
     from evals.services import sampled
 
-    scores = list(
-        Score.objects.filter(trace=trace, status=Score.Status.DONE)
-        .exclude(source__in=(Score.Source.FEEDBACK, Score.Source.HUMAN))
-        .values("evaluator", "value", "passed", "source", "span_id")
-    )
-    feedback = set(Feedback.objects.filter(trace=trace).values_list("kind", flat=True))
-    findings = None
+    if scores is None:
+        scores = list(_routable_scores(Score.objects.filter(trace=trace)))
+    if feedback is None:
+        feedback = set(Feedback.objects.filter(trace=trace).values_list("kind", flat=True))
     fired: dict[int, tuple[str, int | None]] = {}
     for rule in rules:
         if rule.queue_id in fired or not rule.active:
@@ -273,13 +294,59 @@ def on_feedback(trace_pk: int, kind: str) -> None:
         route_trace.delay(trace_pk)
 
 
-def on_trace_complete(trace_pk: int) -> None:
-    """traces' completion hook: route once evaluation has had its chance to write scores."""
+def traces_route(trace_pks: list[int]) -> int:
+    """The pipeline's routing stage for a batch, after evaluation and detection of the same completion: the
+    traces, their projects' routing rules, scores, feedback, stored findings and existing items are each read
+    once for the whole batch; the new items go in with one insert. Returns the items created."""
+    from evals.models import Feedback, Score
+    from insights.models import Finding
+
+    traces = list(Trace.objects.filter(pk__in=trace_pks, is_internal=False))
+    rules_of: dict[int, list[RoutingRule]] = {}
+    projects = {t.project_id for t in traces}
+    for rule in RoutingRule.objects.filter(queue__project_id__in=projects, active=True).select_related("queue"):
+        rules_of.setdefault(rule.queue.project_id, []).append(rule)
+    for rules in rules_of.values():
+        rules.sort(key=lambda r: (r.queue_id, r.pk))
+    traces = [t for t in traces if rules_of.get(t.project_id)]
+    if not traces:
+        return 0
+    pks = [t.pk for t in traces]
+    scores_of: dict[int, list[dict]] = {pk: [] for pk in pks}
+    for row in _routable_scores(Score.objects.filter(trace_id__in=pks)):
+        scores_of[row["trace_id"]].append(row)
+    feedback_of: dict[int, set[str]] = {pk: set() for pk in pks}
+    for trace_pk, kind in Feedback.objects.filter(trace_id__in=pks).values_list("trace_id", "kind"):
+        feedback_of[trace_pk].add(kind)
+    findings_of: dict[int, list] = {pk: [] for pk in pks}
+    for finding in Finding.objects.filter(trace_id__in=pks).only("trace_id", "detector", "title").order_by("pk"):
+        findings_of[finding.trace_id].append(finding)
+    routed = set(QueueItem.objects.filter(trace_id__in=pks).values_list("trace_id", "queue_id"))
+    items = []
+    for trace in traces:
+        fired = route_reasons(
+            trace=trace,
+            rules=rules_of[trace.project_id],
+            scores=scores_of[trace.pk],
+            feedback=feedback_of[trace.pk],
+            findings=findings_of[trace.pk],
+        )
+        items += [
+            QueueItem(queue_id=queue_pk, trace=trace, span_id=span_pk, reason=reason)
+            for queue_pk, (reason, span_pk) in fired.items()
+            if (trace.pk, queue_pk) not in routed
+        ]
+    QueueItem.objects.bulk_create(items, ignore_conflicts=True)  # routed concurrently: (queue, trace) is unique
+    return len(items)
+
+
+def on_judge_scored(trace_pk: int) -> None:
+    """evals' hook: a judge score landed after routing ran; route again on what it says (idempotent)."""
     from annotations.tasks import route_trace
 
     try:
-        route_trace.apply_async(args=[trace_pk], countdown=ROUTE_DELAY_SECONDS)
-    except Exception:  # noqa: BLE001 - a broker outage must not cost the other completion hooks their turn
+        route_trace.delay(trace_pk)
+    except Exception:  # noqa: BLE001 - the score is stored; routing on it is best effort
         log.warning("could not enqueue route_trace for trace %s", trace_pk, exc_info=True)
 
 
@@ -690,7 +757,7 @@ def golden_item_remove(*, golden_set: GoldenSet, case_id: str, note: str = "") -
         current = _current_cases(golden_set)
         kept = [c for c in current if c["case_id"] != case_id]
         if len(kept) == len(current):
-            raise ReviewInvalid(f"no case {case_id!r} in the latest version")
+            raise ReviewNotFound(f"no case {case_id!r} in the latest version")
         return _write_version(golden_set, kept, note or f"removed {case_id}")
 
 

@@ -585,7 +585,7 @@ def golden_export(request: HttpRequest, project_id: int, set_id: int, fmt: str) 
     if fmt == "jsonl":
         body, filename, kind = (
             exporters.cases_to_jsonl(cases),
-            f"{golden_set.name}-v{version.number}.jsonl",
+            exporters.jsonl_file_name(golden_set.name, version.number),
             "application/x-ndjson",
         )
     else:

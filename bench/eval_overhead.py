@@ -517,6 +517,7 @@ class IngestRun:
 
 
 def judge_rule(project, base_url: str, evaluators: list[str], name: str):
+    from evals.connections import judge_connection_create
     from evals.services import eval_rule_create
 
     return eval_rule_create(
@@ -525,7 +526,9 @@ def judge_rule(project, base_url: str, evaluators: list[str], name: str):
         evaluators=evaluators,
         filter={"kind": "llm"},
         sample_rate=1.0,
-        judge_base_url=base_url,
+        judge_connection_id=judge_connection_create(
+            project=project, user=None, name=f"bench judge {name}", base_url=base_url, api_key=""
+        ).pk,
         judge_model=JUDGE_MODEL,
         config=RUBRIC,
     )
@@ -1227,6 +1230,7 @@ def main() -> None:
         "PEEKR_TRACE_QUIET_SECONDS": str(args.quiet_seconds),
         "PEEKR_JUDGE_BASE_URL": "",
         "PEEKR_JUDGE_MODEL": "",
+        "PEEKR_JUDGE_ALLOW_PRIVATE": "1",  # the bench's judge listens on 127.0.0.1
     }
     parts = {p.strip() for p in args.parts.split(",")}
     ingest_runs: list[IngestRun] = []

@@ -3,6 +3,8 @@
     .venv/bin/python bench/ingest.py            # 50,000 spans, with 1 then 4 concurrent senders
     .venv/bin/python bench/ingest.py --quick    # 5,000 spans, a smoke run
     .venv/bin/python bench/ingest.py --profile  # also: where one 512-span request's time goes, in-process
+    .venv/bin/python bench/ingest.py --overload # then 64 senders at once against `make run`'s gunicorn shape
+                                                # (bench/overload.py: share of 429s, p99, accepted = stored)
 
 It (re)creates its own database (`peekr_bench`, never the test database), migrates it, starts
 `gunicorn peekr_web.wsgi` on a free port, and sends traces of six spans (CHAIN root, RETRIEVER with three
@@ -682,9 +684,18 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="recreated on every run")
     parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="flushed at the end (a bench-only db)")
     parser.add_argument("--profile", action="store_true", help="also profile decode + spans_ingest in-process")
+    parser.add_argument("--overload", action="store_true", help="then the overload run (bench/overload.py)")
+    parser.add_argument("--overload-senders", type=int, default=64, help="senders at once (default 64)")
+    parser.add_argument("--overload-seconds", type=float, default=30, help="the run's bound (default 30 s)")
+    parser.add_argument("--overload-rounds", type=int, default=3, help="passes over the workload to send (default 3)")
+    parser.add_argument(
+        "--overload-limits", default="2", help="PEEKR_INGEST_MAX_CONCURRENCY values, 0 = none (default 2)"
+    )
+    parser.add_argument("--overload-workers", type=int, default=2, help="gunicorn workers (default 2, make run)")
+    parser.add_argument("--overload-threads", type=int, default=4, help="threads per worker (default 4, make run)")
     args = parser.parse_args()
     n_spans = 5_000 if args.quick else args.spans
-    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    levels = [int(c) for c in args.concurrency.split(",") if c.strip() and int(c) > 0]  # 0: overload only
 
     ensure_postgres(args.database_url)
     recreate_database(args.database_url)
@@ -712,6 +723,7 @@ def main() -> None:
     server = Server(env, args.workers, args.threads, data_dir / "gunicorn.log")
     results: list[RunResult] = []
     profile_lines: list[str] = []
+    overloads = []
     try:
         server.wait_ready()
         _, warm_key = project_create(name="bench-warm-up")
@@ -720,10 +732,13 @@ def main() -> None:
             print(f"sending with {concurrency} sender(s) ...", flush=True)
             results.append(run(concurrency, workload, server.port))
         queued = redis_client.llen("celery")
-        sizes = storage()
+        sizes = storage() if results else {}
         pg = postgres_version()
         if args.profile:
             profile_lines = profile(workload)
+        server.stop()
+        if args.overload:
+            overloads = run_overloads(args, workload, env, data_dir)
     finally:
         server.stop()
         redis_client.flushdb()
@@ -743,6 +758,9 @@ def main() -> None:
         f"{len(bodies)} OTLP/protobuf requests of <= {SPANS_PER_REQUEST} spans, {body_kb:,.0f} KB each (no gzip)"
     )
     print()
+    if not results:
+        print("\n".join(overload_report(overloads, args)))
+        return
     header = f"{'senders':>7} | {'spans/s':>8} | {'send s':>6} | {'stored s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'max ms':>7} | {'CPU busy':>8} | {'idle load':>9} | {'API sample':>10} | errors"
     print(header)
     print("-" * len(header))
@@ -775,6 +793,33 @@ def main() -> None:
     if profile_lines:
         print()
         print("\n".join(profile_lines))
+    if overloads:
+        print()
+        print("\n".join(overload_report(overloads, args)))
+
+
+def run_overloads(args, workload: Workload, env: dict[str, str], data_dir: Path) -> list:
+    # bench/overload.py imports this module as `ingest`; run as a script it is `__main__`, so register it under
+    # that name first, or the import would load (and set up) a second copy.
+    sys.modules.setdefault("ingest", sys.modules[__name__])
+    import overload
+
+    results = []
+    for limit in (int(v) for v in args.overload_limits.split(",") if v.strip()):
+        print(f"overload: {args.overload_senders} senders, PEEKR_INGEST_MAX_CONCURRENCY={limit} ...", flush=True)
+        results.append(
+            overload.run_overload(
+                workload, env, data_dir, limit=limit, senders=args.overload_senders, seconds=args.overload_seconds,
+                workers=args.overload_workers, threads=args.overload_threads, rounds=args.overload_rounds,
+            )
+        )  # fmt: skip
+    return results
+
+
+def overload_report(results: list, args) -> list[str]:
+    import overload
+
+    return overload.report(results, args.overload_workers, args.overload_threads, args.overload_seconds)
 
 
 if __name__ == "__main__":

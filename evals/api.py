@@ -1,12 +1,11 @@
 """JSON API for evaluation: online rules, feedback, the inline guard, dead letters."""
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
-from evals import services
+from evals import connections, services
 from evals.models import EvalRule, Score
 from evals.schemas import (
-    Error,
     EvalRuleIn,
     EvalRuleOut,
     EvalRulePatch,
@@ -14,8 +13,11 @@ from evals.schemas import (
     FeedbackOut,
     GuardIn,
     GuardOut,
+    JudgeConnectionOut,
     ScoreOut,
 )
+from peekr_web.errors import NotFound
+from peekr_web.schemas import Error, Id
 from traces import selectors as trace_selectors
 
 router = Router(tags=["evaluation"])
@@ -26,6 +28,7 @@ def rule_out(rule: EvalRule) -> dict:
         **{f: getattr(rule, f) for f in EvalRuleOut.model_fields if hasattr(rule, f) and f != "judge_missing"},
         "id": rule.pk,
         "judge_missing": services.rule_judge_missing(rule),
+        "judge_base_url": rule.judge_connection.base_url if rule.judge_connection_id else "",
     }
 
 
@@ -35,34 +38,34 @@ def list_rules(request):
     return [rule_out(r) for r in services.rules_for_project(project=request.project)]
 
 
+@router.get("/judge-connections", response=list[JudgeConnectionOut], summary="List the project's judge connections")
+def list_judge_connections(request):
+    """The project's own judge endpoints, for a rule's `judge_connection_id`. Project owners and admins register
+    them in the UI (Evaluations → Judge connections); their keys are never shown again."""
+    return connections.judge_connections(project=request.project)
+
+
 @router.post("/eval-rules", response={201: EvalRuleOut, 400: Error}, summary="Create an evaluation rule")
 def create_rule(request, payload: EvalRuleIn):
     """Refused with a reason for unknown evaluators or triggers, or a judge model judging its own output."""
-    try:
-        rule = services.eval_rule_create(project=request.project, **payload.dict())
-    except services.RuleInvalid as exc:
-        return Status(400, {"detail": str(exc)})
+    rule = services.eval_rule_create(project=request.project, **payload.dict())
     return Status(201, rule_out(rule))
 
 
 @router.get("/eval-rules/{rule_id}", response={200: EvalRuleOut, 404: Error}, summary="Get an evaluation rule")
-def get_rule(request, rule_id: int):
+def get_rule(request, rule_id: Id):
     return rule_out(get_object_or_404(EvalRule, pk=rule_id, project=request.project))
 
 
 @router.patch("/eval-rules/{rule_id}", response={200: EvalRuleOut, 400: Error, 404: Error}, summary="Update a rule")
-def update_rule(request, rule_id: int, payload: EvalRulePatch):
+def update_rule(request, rule_id: Id, payload: EvalRulePatch):
     """Change any field; `{"status": "paused"}` pauses the rule, `{"status": "active"}` resumes it."""
     rule = get_object_or_404(EvalRule, pk=rule_id, project=request.project)
-    try:
-        rule = services.eval_rule_update(rule=rule, **payload.dict(exclude_unset=True))
-    except services.RuleInvalid as exc:
-        return Status(400, {"detail": str(exc)})
-    return rule_out(rule)
+    return rule_out(services.eval_rule_update(rule=rule, **payload.dict(exclude_unset=True)))
 
 
 @router.delete("/eval-rules/{rule_id}", response={204: None, 404: Error}, summary="Delete a rule")
-def delete_rule(request, rule_id: int):
+def delete_rule(request, rule_id: Id):
     """Its scores stay (their rule becomes empty)."""
     get_object_or_404(EvalRule, pk=rule_id, project=request.project).delete()
     return Status(204, None)
@@ -73,7 +76,7 @@ def post_feedback(request, payload: FeedbackIn):
     """Thumbs up or down, a comment, an edit of the answer, a copy, an escalation. Thumbs-down re-evaluates."""
     trace = trace_selectors.trace_get(project=request.project, trace_id=payload.trace_id)
     if trace is None:
-        return Status(404, {"detail": f"trace {payload.trace_id} not found"})
+        raise NotFound(f"trace {payload.trace_id} not found")
     fb = services.feedback_record(
         trace=trace,
         kind=payload.kind,
@@ -92,7 +95,7 @@ def guard(request, payload: GuardIn):
 
 
 @router.get("/dead-letters", response=list[ScoreOut], summary="Judge evaluations that failed for good")
-def list_dead_letters(request, limit: int = 100):
+def list_dead_letters(request, limit: int = Query(100, ge=1, le=1000)):
     return [
         score_out(s) for s in services.dead_letters(project=request.project).select_related("trace", "span")[:limit]
     ]
@@ -101,7 +104,7 @@ def list_dead_letters(request, limit: int = 100):
 @router.post(
     "/dead-letters/{score_id}/retry", response={202: ScoreOut, 404: Error}, summary="Retry a failed evaluation"
 )
-def retry_dead_letter(request, score_id: int):
+def retry_dead_letter(request, score_id: Id):
     score = get_object_or_404(Score, pk=score_id, project=request.project, status=Score.Status.ERROR)
     services.score_retry(score=score)
     score.refresh_from_db()

@@ -6,8 +6,9 @@ class EvalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from evals.services import on_trace_complete
-        from traces import services as trace_services
+        from evals import extensions
+        from evals.services import traces_evaluate
+        from traces.pipeline import Stage, stage_register
 
-        if on_trace_complete not in trace_services.TRACE_COMPLETE_HOOKS:
-            trace_services.TRACE_COMPLETE_HOOKS.append(on_trace_complete)
+        stage_register(Stage(name="evaluate", bit=1, order=10, handler=traces_evaluate, label="Evaluations"))
+        extensions.register()  # scores on the trace explorer, ?evaluate=sync (traces.extensions)

@@ -68,8 +68,12 @@ class EvalRuleForm(forms.Form):
         help_text="Always evaluate a trace when one of these fires, whatever the sample rate.",
     )
     judge_model = forms.CharField(required=False, max_length=200, help_text="Empty: PEEKR_JUDGE_MODEL")
-    judge_base_url = forms.CharField(
-        required=False, max_length=500, label="Judge base URL", help_text="Empty: PEEKR_JUDGE_BASE_URL"
+    judge_connection = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        label="Judge endpoint",
+        help_text="The operator's judge (PEEKR_JUDGE_BASE_URL), or one of the project's judge connections.",
     )
     daily_cost_cap = forms.FloatField(
         required=False,
@@ -94,10 +98,13 @@ class EvalRuleForm(forms.Form):
     )
     max_turns = forms.IntegerField(required=False, min_value=1, help_text="For the max_turns evaluator")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, connections: list | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["evaluators"].choices = _evaluator_choices()
+        self.fields["judge_connection"].choices = [("", "Operator's judge")] + [
+            (c.pk, f"{c.name} ({c.base_url})") for c in connections or []
+        ]
 
     @classmethod
     def for_rule(cls, rule: EvalRule, *args: Any, **kwargs: Any) -> EvalRuleForm:
@@ -117,7 +124,7 @@ class EvalRuleForm(forms.Form):
             "sample_rate": round(rule.sample_rate * 100, 6),
             "triggers": list(rule.triggers),
             "judge_model": rule.judge_model,
-            "judge_base_url": rule.judge_base_url,
+            "judge_connection": rule.judge_connection_id or "",
             "daily_cost_cap": rule.daily_cost_cap,
             "rubric_criteria": rubric.get("criteria", ""),
             "rubric_min": scale.get("min", 1),
@@ -127,12 +134,6 @@ class EvalRuleForm(forms.Form):
             "max_turns": config.get("max_turns"),
         }
         return cls(*args, initial=initial, **kwargs)
-
-    def clean_judge_base_url(self) -> str:
-        url = self.cleaned_data["judge_base_url"].strip()
-        if url and not url.startswith(("http://", "https://")):
-            raise forms.ValidationError("An OpenAI-compatible base URL starting with http:// or https://.")
-        return url
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -184,7 +185,23 @@ class EvalRuleForm(forms.Form):
             "sample_rate": data["sample_rate"] / 100,
             "triggers": list(data["triggers"]),
             "judge_model": data["judge_model"].strip(),
-            "judge_base_url": data["judge_base_url"],
+            "judge_connection_id": data.get("judge_connection"),
             "daily_cost_cap": data.get("daily_cost_cap"),
             "config": config,
         }
+
+
+class JudgeConnectionForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="How rules refer to it, e.g. “our vLLM”.")
+    base_url = forms.CharField(
+        max_length=500,
+        label="Base URL",
+        help_text="An OpenAI-compatible endpoint, e.g. https://llm.example.com/v1. Public addresses only.",
+    )
+    api_key = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="API key",
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Sent to this URL only; stored encrypted and never shown again.",
+    )

@@ -84,6 +84,7 @@ class JudgeConfig:
     api_key: str = field(repr=False)
     model: str
     timeout_s: float = 30.0
+    guarded: bool = False  # a project's own endpoint: connect to public addresses only (evals.judge_net)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # answer relevancy embeds through the same endpoint
     price_overrides: dict[str, Any] | None = None  # a project's prices, as traces.pricing takes them
 
@@ -122,10 +123,18 @@ class JudgeClient:
         self._last_reply: str = ""
         import openai  # here, not at module level: ~0.7 s that web processes listing judges need not pay
 
-        http_client = openai.DefaultAsyncHttpxClient(
-            verify=tls_context(),
-            event_hooks={"request": [self._on_request], "response": [self._on_response]},
-        )
+        hooks = {"request": [self._on_request], "response": [self._on_response]}
+        if config.guarded:
+            from evals.judge_net import GuardedTransport
+
+            # No proxies from the environment: they would resolve the name instead of the guard.
+            http_client = openai.DefaultAsyncHttpxClient(
+                transport=GuardedTransport(verify=tls_context()), event_hooks=hooks, follow_redirects=False
+            )
+        else:
+            http_client = openai.DefaultAsyncHttpxClient(
+                verify=tls_context(), event_hooks=hooks, follow_redirects=False
+            )
         self.openai = openai.AsyncOpenAI(
             base_url=config.base_url,
             api_key=config.api_key or "none",  # local servers take any key; the SDK refuses an empty one
@@ -241,7 +250,12 @@ class JudgeClient:
     def classify(self, exc: BaseException) -> JudgeError:
         import openai
 
+        from evals.judge_net import JudgeAddressRefused
+
         chain = list(_exception_chain(exc))
+        refused = next((e for e in chain if isinstance(e, JudgeAddressRefused)), None)
+        if refused is not None:  # final: retrying cannot make the address public
+            return JudgeError(_cut(f"judge endpoint refused: {refused}"))
         for e in chain:
             if isinstance(e, openai.APITimeoutError | httpx.TimeoutException):
                 reason = f"the judge did not answer within {self.config.timeout_s:g} s"

@@ -12,6 +12,29 @@ TRIGGERS = (
 )
 
 
+class JudgeConnection(models.Model):
+    """A project's own judge endpoint: its URL and ITS key travel together; the operator's key never goes here.
+
+    Registered by project owners and admins. The key is stored encrypted (evals.secrets) and never shown again,
+    only its last four characters. Addresses that are not public (private, loopback, link-local...) are refused
+    at registration and again at every connection, unless the operator allows them (PEEKR_JUDGE_ALLOW_PRIVATE).
+    """
+
+    project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="judge_connections")
+    name = models.CharField(max_length=100)
+    base_url = models.CharField(max_length=500)
+    api_key_encrypted = models.TextField(blank=True)  # Fernet token; empty: the endpoint takes no key
+    key_hint = models.CharField(max_length=8, blank=True)  # "…abcd", for people to tell keys apart
+    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="judgeconnection_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class EvalRule(models.Model):
     """An online evaluation rule: which spans (or traces), which evaluators, how often, at what cost."""
 
@@ -31,7 +54,10 @@ class EvalRule(models.Model):
     evaluators = models.JSONField(default=list)
     sample_rate = models.FloatField(default=1.0)
     triggers = models.JSONField(default=list, blank=True)  # subset of TRIGGERS: evaluate regardless of sampling
-    judge_base_url = models.CharField(max_length=500, blank=True)  # empty: PEEKR_JUDGE_BASE_URL
+    # null: the operator's judge (PEEKR_JUDGE_BASE_URL with PEEKR_JUDGE_API_KEY); else the project's own endpoint
+    judge_connection = models.ForeignKey(
+        JudgeConnection, on_delete=models.PROTECT, null=True, blank=True, related_name="rules"
+    )
     judge_model = models.CharField(max_length=200, blank=True)  # empty: PEEKR_JUDGE_MODEL
     daily_cost_cap = models.FloatField(null=True, blank=True)  # USD per UTC day; null = no cap
     config = models.JSONField(default=dict, blank=True)  # EvalConfig fields: allowed_tools, json_schemas, rubric...
@@ -135,6 +161,9 @@ class JudgeCall(models.Model):
     output_tokens = models.IntegerField(default=0)
     cost = models.FloatField(default=0.0)
     latency_ms = models.FloatField(default=0.0)
+    # A reservation made before the call (the estimate), replaced by the real calls once it answers; one left
+    # behind (a worker killed mid-call) stays in the day's spend, so spend is never under-reported.
+    estimated = models.BooleanField(default=False)
     day = models.DateField(db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
 

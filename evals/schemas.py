@@ -4,34 +4,44 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from peekr_web.schemas import Error as Error  # the one error body, re-exported for evals.api
+from peekr_web.schemas import Id, SafeStr
+
 
 class EvalRuleIn(Schema):
-    name: str
-    evaluators: list[str]
+    name: SafeStr
+    evaluators: list[SafeStr]
     filter: dict[str, Any] = Field(
         default_factory=dict, description='e.g. {"kind": "llm", "name": "chat*", "model": "gpt-4o*"}'
     )
     target: Literal["span", "trace"] = "span"
     sample_rate: float = Field(1.0, ge=0.0, le=1.0)
-    triggers: list[str] = Field(default_factory=list, description="evaluate regardless of sampling when these fire")
-    judge_base_url: str = ""
-    judge_model: str = ""
-    daily_cost_cap: float | None = Field(None, description="USD per UTC day for this rule's judges")
+    triggers: list[SafeStr] = Field(default_factory=list, description="evaluate regardless of sampling when these fire")
+    judge_connection_id: Id | None = Field(
+        None, description="the project's own judge endpoint (GET /judge-connections); null: the operator's judge"
+    )
+    judge_base_url: SafeStr = Field("", description="not accepted any more: register a judge connection instead")
+    judge_model: SafeStr = ""
+    daily_cost_cap: float | None = Field(None, ge=0.0, description="USD per UTC day for this rule's judges")
     config: dict[str, Any] = Field(default_factory=dict, description="allowed_tools, json_schemas, rubric, ...")
 
 
 class EvalRulePatch(Schema):
-    name: str | None = None
-    evaluators: list[str] | None = None
-    filter: dict[str, Any] | None = None
-    target: Literal["span", "trace"] | None = None
-    sample_rate: float | None = Field(None, ge=0.0, le=1.0)
-    triggers: list[str] | None = None
-    judge_base_url: str | None = None
-    judge_model: str | None = None
-    daily_cost_cap: float | None = None
-    config: dict[str, Any] | None = None
-    status: Literal["active", "paused"] | None = None
+    """Only the fields sent change. null is a value only where it means something (the operator's judge, no cost
+    cap); elsewhere it is refused (422): leave the field out to keep it."""
+
+    name: SafeStr = None
+    evaluators: list[SafeStr] = None
+    filter: dict[str, Any] = None
+    target: Literal["span", "trace"] = None
+    sample_rate: float = Field(None, ge=0.0, le=1.0)
+    triggers: list[SafeStr] = None
+    judge_connection_id: Id | None = Field(None, description="null: the operator's judge")
+    judge_base_url: SafeStr = Field(None, description="not accepted any more: use judge_connection_id")
+    judge_model: SafeStr = None
+    daily_cost_cap: float | None = Field(None, ge=0.0, description="null: no cap")
+    config: dict[str, Any] = None
+    status: Literal["active", "paused"] = None
 
 
 class EvalRuleOut(Schema):
@@ -42,7 +52,8 @@ class EvalRuleOut(Schema):
     target: str
     sample_rate: float
     triggers: list[str]
-    judge_base_url: str
+    judge_connection_id: int | None
+    judge_base_url: str = Field(description="the judge connection's URL; empty: the operator's judge")
     judge_model: str
     daily_cost_cap: float | None
     config: dict[str, Any]
@@ -54,11 +65,11 @@ class EvalRuleOut(Schema):
 
 
 class FeedbackIn(Schema):
-    trace_id: str
+    trace_id: SafeStr
     kind: Literal["thumbs_up", "thumbs_down", "comment", "edit", "copy", "escalation"]
-    comment: str = ""
-    edited_output: str = ""
-    user_id: str = ""
+    comment: SafeStr = ""
+    edited_output: SafeStr = ""
+    user_id: SafeStr = ""
 
 
 class FeedbackOut(Schema):
@@ -69,11 +80,11 @@ class FeedbackOut(Schema):
 
 
 class GuardIn(Schema):
-    output: str
-    input: str = ""
-    context: list[str] = Field(default_factory=list)
-    tool_name: str = ""
-    span_name: str = ""
+    output: SafeStr
+    input: SafeStr = ""
+    context: list[SafeStr] = Field(default_factory=list)
+    tool_name: SafeStr = ""
+    span_name: SafeStr = ""
 
 
 class GuardOut(Schema):
@@ -95,5 +106,9 @@ class ScoreOut(Schema):
     updated_at: datetime
 
 
-class Error(Schema):
-    detail: str
+class JudgeConnectionOut(Schema):
+    id: int
+    name: str
+    base_url: str
+    key_hint: str = Field(description="the last characters of the key; the key itself is never shown again")
+    created_at: datetime

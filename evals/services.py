@@ -10,9 +10,10 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,8 +22,11 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from evals import evaluators as registry
+from evals.budget import budget_release, budget_reserve, estimate_cost, over_cap_reason, spent_today
+from evals.connections import JudgeConnectionInvalid, judge_connection_for, judge_missing, rule_judge
 from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
-from evals.models import TRIGGERS, EvalRule, Feedback, JudgeCacheEntry, JudgeCall, Score
+from evals.models import TRIGGERS, EvalRule, Feedback, JudgeCacheEntry, JudgeCall, JudgeConnection, Score
+from peekr_web.errors import Invalid
 from traces.models import Project, Span, Trace
 
 log = logging.getLogger(__name__)
@@ -32,29 +36,11 @@ JUDGE_EVALUATORS = ("faithfulness", "answer_relevancy", "context_precision", "ru
 MAX_JUDGE_ATTEMPTS = 4
 
 
-class RuleInvalid(ValueError):
-    """A rule the user asked for that cannot work; the message says why."""
+class RuleInvalid(Invalid, ValueError):
+    """A rule the user asked for that cannot work; the message says why (the API answers 400 with it)."""
 
 
 # ---------------------------------------------------------------- rules
-
-
-def judge_defaults() -> dict:
-    return {
-        "base_url": settings.PEEKR_JUDGE_BASE_URL,
-        "api_key": settings.PEEKR_JUDGE_API_KEY,
-        "model": settings.PEEKR_JUDGE_MODEL,
-    }
-
-
-def rule_judge(rule: EvalRule) -> dict:
-    """The judge endpoint a rule uses: its own overrides, else the PEEKR_JUDGE_* defaults."""
-    d = judge_defaults()
-    return {
-        "base_url": rule.judge_base_url or d["base_url"],
-        "api_key": d["api_key"],
-        "model": rule.judge_model or d["model"],
-    }
 
 
 def rule_uses_judge(rule: EvalRule) -> bool:
@@ -63,12 +49,7 @@ def rule_uses_judge(rule: EvalRule) -> bool:
 
 def rule_judge_missing(rule: EvalRule) -> str:
     """Why this rule's judges cannot run, or "" when they can."""
-    if not rule_uses_judge(rule):
-        return ""
-    judge = rule_judge(rule)
-    if not judge["base_url"] or not judge["model"]:
-        return "No judge configured: set PEEKR_JUDGE_BASE_URL and PEEKR_JUDGE_MODEL (or the rule's judge fields)."
-    return ""
+    return judge_missing(rule) if rule_uses_judge(rule) else ""
 
 
 def _validate_rule(
@@ -106,6 +87,7 @@ def eval_rule_create(
     target: str = EvalRule.Target.SPAN,
     sample_rate: float = 1.0,
     triggers: list[str] | None = None,
+    judge_connection_id: int | None = None,
     judge_base_url: str = "",
     judge_model: str = "",
     daily_cost_cap: float | None = None,
@@ -118,6 +100,7 @@ def eval_rule_create(
     )
     if EvalRule.objects.filter(project=project, name=name).exists():
         raise RuleInvalid(f"a rule named {name!r} already exists")
+    judge_connection = _judge_connection(project, judge_connection_id, judge_base_url)
     return EvalRule.objects.create(
         project=project,
         name=name,
@@ -126,14 +109,31 @@ def eval_rule_create(
         target=target,
         sample_rate=sample_rate,
         triggers=triggers,
-        judge_base_url=judge_base_url,
+        judge_connection=judge_connection,
         judge_model=judge_model,
         daily_cost_cap=daily_cost_cap,
         config=config or {},
     )
 
 
+def _judge_connection(project: Project, connection_id: int | None, base_url: str | None) -> JudgeConnection | None:
+    """The rule's judge connection. A bare judge URL is refused: it would have been paired with the operator's
+    key; a project's own endpoint is a judge connection with its own key."""
+    if base_url:
+        raise RuleInvalid(
+            "judge_base_url is not accepted: a project's own judge endpoint is a judge connection with its own key "
+            "(registered by a project admin under Evaluations → Judge connections); pass its judge_connection_id"
+        )
+    try:
+        return judge_connection_for(project=project, connection_id=connection_id)
+    except JudgeConnectionInvalid as exc:
+        raise RuleInvalid(str(exc)) from None
+
+
 def eval_rule_update(*, rule: EvalRule, **changes) -> EvalRule:
+    base_url = changes.pop("judge_base_url", None)
+    if "judge_connection_id" in changes or base_url:
+        rule.judge_connection = _judge_connection(rule.project, changes.pop("judge_connection_id", None), base_url)
     for field, value in changes.items():
         setattr(rule, field, value)
     _validate_rule(
@@ -155,7 +155,7 @@ def eval_rule_pause(*, rule: EvalRule, reason: str) -> None:
 
 def rules_for_project(*, project: Project) -> list[EvalRule]:
     """The project's rules; a new project gets the built-in rules on 100% of traffic."""
-    rules = list(EvalRule.objects.filter(project=project).order_by("pk"))
+    rules = list(EvalRule.objects.filter(project=project).select_related("judge_connection").order_by("pk"))
     if not any(r.is_builtin for r in rules):
         builtin, _ = EvalRule.objects.get_or_create(
             project=project,
@@ -357,18 +357,12 @@ def span_write_back(*, span_pks: list[int]) -> None:
     by_span: dict[int, list[dict]] = {pk: [] for pk in span_pks}
     for score in Score.objects.filter(span_id__in=span_pks).order_by("evaluator", "pk"):
         by_span[score.span_id].append(score.as_dict())
-    spans = list(Span.objects.filter(pk__in=span_pks).only("pk"))
-    for span in spans:
-        span.eval_scores = by_span[span.pk]
-    Span.objects.bulk_update(spans, ["eval_scores"])
+    Span.objects.bulk_update([Span(pk=pk, eval_scores=scores) for pk, scores in by_span.items()], ["eval_scores"])
 
 
-def spent_today(rule: EvalRule, day: date | None = None) -> float:
-    day = day or timezone.now().date()
-    return JudgeCall.objects.filter(rule=rule, day=day).aggregate(s=Sum("cost"))["s"] or 0.0
-
-
-def trace_triggers(*, trace: Trace, spans: list[Span], rule_scores: list[Score]) -> set[str]:
+def trace_triggers(
+    *, trace: Trace, spans: list[Span], rule_scores: list[Score], thumbs_down: bool | None = None
+) -> set[str]:
     """Which always-evaluate triggers this trace fires."""
     fired = set()
     if any(s.status == "error" for s in spans):
@@ -379,28 +373,73 @@ def trace_triggers(*, trace: Trace, spans: list[Span], rule_scores: list[Score])
         fired.add("failing_rule")
     if any(isinstance(x.get("value"), (int, float)) and x["value"] < 0.5 for s in spans for x in s.sdk_scores or []):
         fired.add("low_confidence")
-    if Feedback.objects.filter(trace=trace, kind=Feedback.Kind.THUMBS_DOWN).exists():
+    if thumbs_down is None:
+        thumbs_down = Feedback.objects.filter(trace=trace, kind=Feedback.Kind.THUMBS_DOWN).exists()
+    if thumbs_down:
         fired.add("thumbs_down")
     return fired
 
 
-def trace_evaluate(*, trace_pk: int, judges_inline: bool = False) -> list[int]:
+def trace_evaluate(*, trace_pk: int, judges_inline: bool = False, deadline: float | None = None) -> list[int]:
     """Run every active rule on a completed trace. Returns the pending judge score ids to run.
 
     Idempotent: rule scores are upserted on their unique key; a judge score that already exists (pending,
     done or errored) is not created again. With judges_inline the judges run here (sync mode).
     """
-    trace = Trace.objects.select_related("project").filter(pk=trace_pk).first()
-    if trace is None or trace.is_internal:
-        return []
-    spans = [s for s in Span.objects.filter(trace=trace) if not s.is_internal]
-    if not spans:
-        return []
-    span_targets, trace_target = build_targets(spans)
-    span_by_id = {s.span_id: s for s in spans}
-    rules = [r for r in rules_for_project(project=trace.project) if r.status == EvalRule.Status.ACTIVE]
+    pending = traces_evaluate_batch(trace_pks=[trace_pk])
+    if judges_inline:
+        _judges_inline(pending, deadline)
+    return pending
 
-    rule_scores: list[Score] = []
+
+def traces_evaluate_batch(*, trace_pks: list[int]) -> list[int]:
+    """trace_evaluate for a batch, in a fixed number of queries whatever its size: the traces, their spans, the
+    thumbs-down among them, the rules of each project once, ONE upsert of every rule score, one read and one
+    bulk update for the write-back onto the spans. Judge scores are created per sampled trace. Returns the
+    pending judge score ids."""
+    traces = list(Trace.objects.select_related("project").filter(pk__in=trace_pks, is_internal=False).order_by("pk"))
+    spans_of: dict[int, list[Span]] = {t.pk: [] for t in traces}
+    for span in Span.objects.filter(trace_id__in=list(spans_of), is_internal=False):
+        spans_of[span.trace_id].append(span)
+    thumbs_down = set(
+        Feedback.objects.filter(trace_id__in=list(spans_of), kind=Feedback.Kind.THUMBS_DOWN).values_list(
+            "trace_id", flat=True
+        )
+    )
+    rules_of: dict[int, list[EvalRule]] = {}
+    work, rule_scores = [], []
+    for trace in traces:
+        spans = spans_of[trace.pk]
+        if not spans:
+            continue
+        if trace.project_id not in rules_of:
+            rules_of[trace.project_id] = [
+                r for r in rules_for_project(project=trace.project) if r.status == EvalRule.Status.ACTIVE
+            ]
+        rules = rules_of[trace.project_id]
+        span_targets, trace_target = build_targets(spans)
+        span_by_id = {s.span_id: s for s in spans}
+        scores = _rule_scores(trace, rules, span_targets, trace_target, span_by_id)
+        rule_scores += scores
+        work.append((trace, spans, rules, span_targets, trace_target, span_by_id, scores))
+    scores_upsert(rule_scores)
+
+    pending: list[int] = []
+    for trace, spans, rules, span_targets, trace_target, span_by_id, scores in work:
+        fired = trace_triggers(trace=trace, spans=spans, rule_scores=scores, thumbs_down=trace.pk in thumbs_down)
+        for rule in rules:
+            judges = [e for e in rule.evaluators if e in JUDGE_EVALUATORS]
+            if not judges:
+                continue
+            if not (sampled(trace.trace_id, rule.sample_rate) or fired & set(rule.triggers)):
+                continue
+            pending += _judge_scores_create(rule, trace, span_targets, trace_target, span_by_id, judges)
+    span_write_back(span_pks=[s.pk for item in work for s in item[1]])
+    return pending
+
+
+def _rule_scores(trace, rules, span_targets, trace_target, span_by_id) -> list[Score]:
+    out: list[Score] = []
     for rule in rules:
         config = rule_config(rule)
         names = [e for e in rule.evaluators if e in registry.REGISTRY]
@@ -413,7 +452,7 @@ def trace_evaluate(*, trace_pk: int, judges_inline: bool = False) -> list[int]:
                 evaluator = registry.get(name)
                 if (evaluator.target == "trace") != (span is None):
                     continue
-                rule_scores.append(
+                out.append(
                     score_build(
                         trace=trace,
                         span=span,
@@ -423,23 +462,43 @@ def trace_evaluate(*, trace_pk: int, judges_inline: bool = False) -> list[int]:
                         rubric_version=str(evaluator.version),
                     )
                 )
-    rule_scores = scores_upsert(rule_scores)
+    return out
 
-    fired = trace_triggers(trace=trace, spans=spans, rule_scores=rule_scores)
-    pending: list[int] = []
-    for rule in rules:
-        judges = [e for e in rule.evaluators if e in JUDGE_EVALUATORS]
-        if not judges:
-            continue
-        if not (sampled(trace.trace_id, rule.sample_rate) or fired & set(rule.triggers)):
-            continue
-        pending += _judge_scores_create(rule, trace, span_targets, trace_target, span_by_id, judges)
 
-    span_write_back(span_pks=[s.pk for s in spans])
-    if judges_inline:
-        for score_pk in pending:
-            judge_score_run(score_pk=score_pk, final_attempt=True)
-    return pending
+def _judges_inline(pending: list[int], deadline: float | None) -> None:
+    """Sync mode: the judges run here, each within what is left of the request's deadline. A judgement that
+    runs out of time, or fails in a way worth retrying, is handed to the worker (still pending), never lost."""
+    from evals.tasks import run_judge
+
+    for score_pk in pending:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0.05:
+            transaction.on_commit(lambda pk=score_pk: run_judge.delay(pk))
+            continue
+        try:
+            judge_score_run(score_pk=score_pk, final_attempt=deadline is None, deadline_s=left)
+        except JudgeRetry as retry:
+            transaction.on_commit(lambda pk=score_pk, c=retry.countdown: run_judge.apply_async((pk,), countdown=c))
+
+
+def trace_evaluate_sync(*, trace_pks: list[int]) -> bool:
+    """?evaluate=sync: evaluate these traces now, judges included, within PEEKR_SYNC_EVAL_SECONDS in all.
+
+    At most PEEKR_SYNC_EVAL_CONCURRENCY requests per process judge at once, so a slow judge cannot hold every
+    web thread; past that (returns False) the traces are evaluated by the worker as usual once they settle.
+    """
+    if not _SYNC_SLOTS.acquire(blocking=False):
+        return False
+    try:
+        deadline = time.monotonic() + settings.PEEKR_SYNC_EVAL_SECONDS
+        for pk in trace_pks:
+            trace_evaluate(trace_pk=pk, judges_inline=True, deadline=deadline)
+    finally:
+        _SYNC_SLOTS.release()
+    return True
+
+
+_SYNC_SLOTS = threading.BoundedSemaphore(max(1, settings.PEEKR_SYNC_EVAL_CONCURRENCY))
 
 
 def _rule_targets(rule, trace, span_targets, trace_target, span_by_id):
@@ -474,16 +533,16 @@ def _judge_scores_create(rule, trace, span_targets, trace_target, span_by_id, ju
                 str(evaluator.version_for(config)) if hasattr(evaluator, "version_for") else str(evaluator.version)
             )
             key = dict(target_key=_target_key(trace, span), evaluator=name, rubric_version=version)
-            key["judge_model"] = judge["model"] or ""
+            key["judge_model"] = judge.model or ""
             if Score.objects.filter(**key).exists():
                 continue
             status, error = Score.Status.PENDING, ""
             if missing:
                 status, error = Score.Status.SKIPPED, missing
-            elif judge["model"] and target.model and judge["model"].lower() == target.model.lower():
+            elif judge.model and target.model and judge.model.lower() == target.model.lower():
                 status, error = Score.Status.SKIPPED, "self-judging refused: the judge model produced this span"
             elif rule.daily_cost_cap is not None and spent_today(rule) >= rule.daily_cost_cap:
-                status, error = Score.Status.SKIPPED, f"skipped for budget: daily cap ${rule.daily_cost_cap:g} reached"
+                status, error = Score.Status.SKIPPED, over_cap_reason(rule)
             try:
                 with transaction.atomic():
                     score = Score.objects.create(
@@ -512,17 +571,18 @@ class JudgeRetry(Exception):
         self.countdown = countdown
 
 
-def judge_score_run(*, score_pk: int, final_attempt: bool = False) -> None:
+def judge_score_run(*, score_pk: int, final_attempt: bool = False, deadline_s: float | None = None) -> None:
     """Run one pending judge score. Raises JudgeRetry when the caller should try again later.
 
     Fail open: after MAX_JUDGE_ATTEMPTS (or with final_attempt) a retryable failure is recorded as an error
     with its reason, never as a 0.0. A 401/403 pauses the rule. A malformed reply is an error with the raw
-    reply kept, not retried.
+    reply kept, not retried. The estimate is reserved against the daily cap before the call (evals.budget).
+    With ``deadline_s`` (sync mode) the judgement gets at most that long; past it the score stays pending and
+    goes to the worker, and what the cut-off call reserved stays in the ledger as its estimate.
     """
-    from evals.judge_client import JudgeConfig, JudgeError
-    from evals.judges import JUDGES, judge_sync
+    from evals.judges import JUDGES
 
-    score = Score.objects.select_related("rule", "span", "trace").filter(pk=score_pk).first()
+    score = Score.objects.select_related("rule__judge_connection", "span", "trace").filter(pk=score_pk).first()
     if score is None or score.status != Score.Status.PENDING:  # done, skipped or failed for good: nothing to do
         return
     rule, span = score.rule, score.span
@@ -531,22 +591,17 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False) -> None:
     if rule.status != EvalRule.Status.ACTIVE:
         _score_finish(score, EvalResult(status=Score.Status.SKIPPED, error=f"rule paused: {rule.paused_reason}"))
         return
-    if rule.daily_cost_cap is not None and spent_today(rule) >= rule.daily_cost_cap:
-        _score_finish(
-            score,
-            EvalResult(
-                status=Score.Status.SKIPPED, error=f"skipped for budget: daily cap ${rule.daily_cost_cap:g} reached"
-            ),
-        )
-        return
     judge = rule_judge(rule)
+    if judge.unreadable:
+        _score_finish(score, EvalResult(status=Score.Status.ERROR, error=judge.unreadable))
+        return
     evaluator = JUDGES[score.evaluator]
     config = rule_config(rule)
     spans = [s for s in Span.objects.filter(trace=score.trace) if not s.is_internal]
     span_targets, _ = build_targets(spans)
     target = next(t for t in span_targets if t.span_id == span.span_id)
 
-    cache_key = evaluator.cache_key(target, config, judge["model"])
+    cache_key = evaluator.cache_key(target, config, judge.model)
     cached = JudgeCacheEntry.objects.filter(key=cache_key).first()
     if cached is not None:
         result = EvalResult(**cached.result)
@@ -554,35 +609,66 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False) -> None:
         result.details = {**result.details, "cached": True}
         _score_finish(score, result)
         return
+    estimate = estimate_cost(evaluator=score.evaluator, target=target, model=judge.model)
+    reservation = budget_reserve(rule=rule, score=score, estimate=estimate, model=judge.model)
+    if reservation is None:
+        _score_finish(score, EvalResult(status=Score.Status.SKIPPED, error=over_cap_reason(rule)))
+        return
+    _judge_call(score, rule, judge, target, config, reservation, final_attempt, deadline_s)
+
+
+def _judge_call(score, rule, judge, target, config, reservation, final_attempt, deadline_s) -> None:
+
+    from evals.judge_client import JudgeConfig, JudgeError
+    from evals.judges import judge_sync
 
     attempt = score.attempts = score.attempts + 1
     Score.objects.filter(pk=score.pk).update(attempts=attempt)
     started = time.monotonic()
+    judge_config = JudgeConfig(
+        base_url=judge.base_url,
+        api_key=judge.api_key or "none",
+        model=judge.model,
+        guarded=judge.guarded,
+        timeout_s=min(30.0, deadline_s) if deadline_s else 30.0,
+    )
     try:
-        result = judge_sync(
-            score.evaluator,
-            target,
-            config,
-            JudgeConfig(base_url=judge["base_url"], api_key=judge["api_key"] or "none", model=judge["model"]),
-        )
+        result = judge_sync(score.evaluator, target, config, judge_config, deadline_s=deadline_s)
     except JudgeError as exc:  # failed attempts cost money too: they go to the ledger
-        if getattr(exc, "calls", None):
-            _ledger_record(
-                score=score, rule=rule, result=EvalResult(details={"calls": _calls(exc.calls)}), model=judge["model"]
-            )
-        return _judge_failed(exc, score=score, rule=rule, attempt=attempt, final_attempt=final_attempt)
+        _ledger_record(
+            score=score,
+            rule=rule,
+            result=EvalResult(details={"calls": _calls(exc.calls)}),
+            model=judge.model,
+            reservation=reservation,
+            made_calls=bool(exc.calls),
+        )
+        return _judge_failed(exc, score=score, rule=rule, attempt=attempt, final_attempt=final_attempt, judge=judge)
+    except TimeoutError:  # the sync deadline: the worker takes it from here
+        from evals.tasks import run_judge
+
+        Score.objects.filter(pk=score.pk).update(error="sync evaluation deadline passed; left to the worker")
+        transaction.on_commit(lambda: run_judge.delay(score.pk))
+        return
     result.latency_ms = result.latency_ms or (time.monotonic() - started) * 1000
-    _ledger_record(score=score, rule=rule, result=result, model=judge["model"])
+    _ledger_record(score=score, rule=rule, result=result, model=judge.model, reservation=reservation)
     if result.status == Score.Status.DONE:
-        JudgeCacheEntry.objects.get_or_create(key=cache_key, defaults={"result": _cacheable(result)})
+        key = _cache_key_of(score, target, config, judge)
+        JudgeCacheEntry.objects.get_or_create(key=key, defaults={"result": _cacheable(result)})
     _score_finish(score, result)
+
+
+def _cache_key_of(score, target, config, judge) -> str:
+    from evals.judges import JUDGES
+
+    return JUDGES[score.evaluator].cache_key(target, config, judge.model)
 
 
 def _calls(calls) -> list[dict]:
     return [c if isinstance(c, dict) else asdict(c) for c in calls]
 
 
-def _judge_failed(exc, *, score: Score, rule: EvalRule, attempt: int, final_attempt: bool) -> None:
+def _judge_failed(exc, *, score: Score, rule: EvalRule, attempt: int, final_attempt: bool, judge) -> None:
     from evals.judge_client import JudgeAuthError, JudgeMalformed, JudgeRetryable
 
     if isinstance(exc, JudgeRetryable):
@@ -596,7 +682,7 @@ def _judge_failed(exc, *, score: Score, rule: EvalRule, attempt: int, final_atte
         Score.objects.filter(pk=score.pk).update(error=f"attempt {attempt} failed, retrying: {exc}")
         raise JudgeRetry(backoff, str(exc)) from exc
     if isinstance(exc, JudgeAuthError):
-        reason = f"judge endpoint refused the key ({exc}); rule paused: fix PEEKR_JUDGE_API_KEY and resume it"
+        reason = f"judge endpoint refused the key ({exc}); rule paused: {judge.fix_key_hint} and resume it"
         eval_rule_pause(rule=rule, reason=reason)
         _score_finish(score, EvalResult(status=Score.Status.ERROR, error=reason))
     elif isinstance(exc, JudgeMalformed):
@@ -625,14 +711,30 @@ def _score_finish(score: Score, result: EvalResult) -> None:
     score.save()
     if score.span_id:
         span_write_back(span_pks=[score.span_id])
+    if score.source == Score.Source.JUDGE and result.status == Score.Status.DONE:
+        for hook in JUDGE_SCORED_HOOKS:
+            transaction.on_commit(lambda hook=hook: hook(score.trace_id))
 
 
-def _ledger_record(*, score: Score, rule: EvalRule, result: EvalResult, model: str) -> None:
-    """Write the judge's calls to the cost ledger and trace them as Peekr's own (never evaluated)."""
+def _ledger_record(
+    *, score: Score, rule: EvalRule, result: EvalResult, model: str, reservation=None, made_calls: bool = True
+) -> None:
+    """Replace the reservation with the judge's calls in the cost ledger, and trace them as Peekr's own (never
+    evaluated). ``made_calls`` False: the judgement failed before any call, nothing was spent."""
+    if not made_calls:
+        budget_release(reservation)
+        return
     calls = (result.details or {}).get("calls") or [
         {"model": model, "input_tokens": 0, "output_tokens": 0, "cost": result.cost, "latency_ms": result.latency_ms}
     ]
     today = timezone.now().date()
+    with transaction.atomic():
+        budget_release(reservation)
+        _ledger_insert(score=score, rule=rule, calls=calls, model=model, today=today)
+    _trace_judge_calls(score=score, calls=calls, model=model)
+
+
+def _ledger_insert(*, score: Score, rule: EvalRule, calls: list[dict], model: str, today) -> None:
     JudgeCall.objects.bulk_create(
         [
             JudgeCall(
@@ -649,7 +751,6 @@ def _ledger_record(*, score: Score, rule: EvalRule, result: EvalResult, model: s
             for c in calls
         ]
     )
-    _trace_judge_calls(score=score, calls=calls, model=model)
 
 
 def _trace_judge_calls(*, score: Score, calls: list[dict], model: str) -> None:
@@ -742,6 +843,7 @@ def score_retry(*, score: Score) -> None:
 
 
 FEEDBACK_HOOKS: list = []  # callables(trace_pk, kind) registered by other apps (review routing), run after commit
+JUDGE_SCORED_HOOKS: list = []  # callables(trace_pk) run after a judge score is stored (review routing)
 
 
 def feedback_record(
@@ -807,11 +909,15 @@ def guard_check(*, project: Project, output: str, input: str = "", context: list
     }
 
 
-def on_trace_complete(trace_pk: int) -> None:
-    """traces' completion hook: evaluation runs in its own task, after the trace settled."""
-    from evals.tasks import evaluate_trace
+def traces_evaluate(trace_pks: list[int]) -> int:
+    """The pipeline's evaluation stage: rules on each completed trace of the batch, in this task; each judge
+    evaluation it creates goes to the "judges" queue as its own task. Returns the judge tasks enqueued."""
+    from evals.tasks import run_judge
 
-    evaluate_trace.delay(trace_pk)
+    pending = traces_evaluate_batch(trace_pks=trace_pks)
+    for score_pk in pending:
+        run_judge.delay(score_pk)
+    return len(pending)
 
 
 def judge_cost_projection(*, rule: EvalRule, days: int = 7) -> dict:

@@ -11,6 +11,12 @@ urlpatterns = [
     path("p/<int:project_id>/evals/rules/<int:rule_id>/pause", views.rule_pause, name="rule_pause"),
     path("p/<int:project_id>/evals/rules/<int:rule_id>/resume", views.rule_resume, name="rule_resume"),
     path("p/<int:project_id>/evals/rules/<int:rule_id>/delete", views.rule_delete, name="rule_delete"),
+    path("p/<int:project_id>/evals/judges", views.judge_connections, name="judge_connections"),
+    path(
+        "p/<int:project_id>/evals/judges/<int:connection_id>/delete",
+        views.judge_connection_delete,
+        name="judge_connection_delete",
+    ),
     path("p/<int:project_id>/evals/dead-letters", views.dead_letters, name="dead_letters"),
     path("p/<int:project_id>/evals/dead-letters/retry-all", views.dead_letter_retry_all, name="dead_letter_retry_all"),
     path(

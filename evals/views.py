@@ -16,8 +16,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from evals import selectors, services
-from evals.forms import EvalRuleForm
+from evals import connections, selectors, services
+from evals.forms import EvalRuleForm, JudgeConnectionForm
+from evals.lag_chart import lag_chart
 from evals.models import EvalRule
 from traces import selectors as trace_selectors
 from traces.models import Membership, Role
@@ -143,6 +144,7 @@ def rule_list(request: HttpRequest, project_id: int) -> HttpResponse:
         "judge_missing_rules": [r["rule"].name for r in rows if r["judge_missing"]],
         "paused": [r["rule"] for r in rows if r["rule"].status == EvalRule.Status.PAUSED],
         "dead_letter_count": services.dead_letters(project=membership.project).count(),
+        "lag_chart": lag_chart(),  # the whole instance's evaluation backlog: one pipeline serves every project
     }
     return _page(request, "evals/rule_list.html", context, membership)
 
@@ -159,7 +161,7 @@ def _name_taken(project, name: str, rule: EvalRule | None = None) -> bool:
 def rule_create(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = _editor(request, project_id)
     project = membership.project
-    form = EvalRuleForm(request.POST or None)
+    form = EvalRuleForm(request.POST or None, connections=connections.judge_connections(project=project))
     if request.method == "POST" and form.is_valid():
         try:
             rule = services.eval_rule_create(project=project, **form.rule_fields())
@@ -180,7 +182,7 @@ def rule_detail(request: HttpRequest, project_id: int, rule_id: int) -> HttpResp
     form = None
     if request.method == "POST":
         membership = _editor(request, project_id)
-        form = EvalRuleForm(request.POST)
+        form = EvalRuleForm(request.POST, connections=connections.judge_connections(project=membership.project))
         if form.is_valid():
             fields = form.rule_fields(config=rule.config)
             if _name_taken(membership.project, fields["name"], rule):
@@ -195,7 +197,7 @@ def rule_detail(request: HttpRequest, project_id: int, rule_id: int) -> HttpResp
                     messages.success(request, f"Rule “{rule.name}” saved.")
                     return redirect("evals:rule_detail", project_id=project_id, rule_id=rule.pk)
     elif membership.role in EDITORS:
-        form = EvalRuleForm.for_rule(rule)
+        form = EvalRuleForm.for_rule(rule, connections=connections.judge_connections(project=membership.project))
     context = {
         "rule": rule,
         "form": form,
@@ -302,3 +304,56 @@ def dead_letter_retry_all(request: HttpRequest, project_id: int) -> HttpResponse
     note = f" {left} more are left: retry again once these are done." if left else ""
     messages.success(request, f"{len(letters)} failed evaluation(s) queued again.{note}")
     return redirect("evals:dead_letters", project_id=project_id)
+
+
+# --- Judge connections: a project's own judge endpoints, each with its own key ---
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def judge_connections(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Everyone in the project sees the connections (never a key); owners and admins register them."""
+    membership = _membership(request, project_id)
+    form = JudgeConnectionForm(request.POST or None)
+    if request.method == "POST":
+        membership = _manager(request, project_id)
+        if form.is_valid():
+            try:
+                conn = connections.judge_connection_create(
+                    project=membership.project, user=request.user, **form.cleaned_data
+                )
+            except connections.JudgeConnectionInvalid as exc:
+                form.add_error(None, _sentence(str(exc)))
+            else:
+                messages.success(request, f"Judge connection “{conn.name}” saved. Its key will not be shown again.")
+                return redirect("evals:judge_connections", project_id=project_id)
+    context = {
+        "connections": connections.judge_connections(project=membership.project),
+        "form": form,
+        "can_manage": membership.can_manage,
+    }
+    return _page(request, "evals/judge_connections.html", context, membership)
+
+
+@login_required
+@require_POST
+def judge_connection_delete(request: HttpRequest, project_id: int, connection_id: int) -> HttpResponse:
+    membership = _manager(request, project_id)
+    conn = membership.project.judge_connections.filter(pk=connection_id).first()
+    if conn is None:
+        raise Http404("No such judge connection")
+    try:
+        connections.judge_connection_delete(connection=conn)
+    except connections.JudgeConnectionInvalid as exc:
+        messages.error(request, _sentence(str(exc)))
+    else:
+        messages.success(request, f"Judge connection “{conn.name}” removed.")
+    return redirect("evals:judge_connections", project_id=project_id)
+
+
+def _manager(request: HttpRequest, project_id: int) -> Membership:
+    """Owners and admins: judge connections hold keys that cost money. Others get an outsider's 404."""
+    membership = _membership(request, project_id)
+    if not membership.can_manage:
+        raise Http404("No such page")
+    return membership

@@ -1,10 +1,12 @@
 """JSON API for insights: the ranked list, an insight's status, a trace's findings."""
 
-from ninja import Query, Router, Status
+from ninja import Path, Query, Router
 
 from insights import selectors, services
 from insights.models import Finding
 from insights.schemas import Error, InsightListOut, InsightOut, InsightPatch, InsightQuery, TraceInsightsOut
+from peekr_web.errors import NotFound
+from peekr_web.schemas import Id, SafeStr
 from traces import selectors as trace_selectors
 
 router = Router(tags=["insights"])
@@ -55,21 +57,21 @@ def list_insights(request, q: Query[InsightQuery]):
 
 
 @router.patch("/insights/{insight_id}", response={200: InsightOut, 404: Error}, summary="Dismiss or fix an insight")
-def update_insight(request, insight_id: int, payload: InsightPatch):
+def update_insight(request, insight_id: Id, payload: InsightPatch):
     """`{"status": "dismissed"}`, `{"status": "fixed"}` (a later trace with it marks it regressed) or
     `{"status": "open"}`."""
     insight = selectors.insight_get(project=request.project, insight_id=insight_id)
     if insight is None:
-        return Status(404, {"detail": f"insight {insight_id} not found"})
+        raise NotFound(f"insight {insight_id} not found")
     insight = services.insight_set_status(insight=insight, status=payload.status)
     return insight_out(selectors.insight_ranked(insight=insight))
 
 
 @router.get("/traces/{trace_id}/insights", response={200: TraceInsightsOut, 404: Error}, summary="A trace's findings")
-def trace_insights(request, trace_id: str):
+def trace_insights(request, trace_id: Path[SafeStr]):
     """What the detectors found in this trace, with their message text, spans, savings and fix."""
     trace = trace_selectors.trace_get(project=request.project, trace_id=trace_id)
     if trace is None:
-        return Status(404, {"detail": f"trace {trace_id} not found"})
+        raise NotFound(f"trace {trace_id} not found")
     findings = selectors.trace_findings(trace=trace)
     return {"trace_id": trace.trace_id, "findings": [finding_out(f) for f in findings]}

@@ -6,8 +6,9 @@ class InsightsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from insights.services import on_trace_complete
-        from traces import services as trace_services
+        from insights import extensions
+        from insights.services import traces_detect
+        from traces.pipeline import Stage, stage_register
 
-        if on_trace_complete not in trace_services.TRACE_COMPLETE_HOOKS:
-            trace_services.TRACE_COMPLETE_HOOKS.append(on_trace_complete)
+        stage_register(Stage(name="detect", bit=2, order=20, handler=traces_detect, label="Insights"))
+        extensions.register()  # finding marks on the waterfall (traces.extensions)

@@ -1,18 +1,21 @@
 """The dashboards' charts: Plotly figures from insights.selectors, rendered to an HTML fragment.
 
 Each chart is an htmx partial of its own (``/p/<id>/dashboards/chart/<name>?range=24h``). The fragment is
-``fig.to_html(include_plotlyjs=False, full_html=False)``: a div and the script that draws it, with plotly.js
-loaded once by the page from ``static/js/plotly.min.js`` (no CDN). A chart with no data gets no figure: the
+the figure as JSON (``<script type="application/json">``, which never runs) and the div it is drawn in;
+``static/js/charts.js`` draws it with plotly.js, loaded once by the page from ``static/js/plotly.min.js`` (no
+CDN). No inline script, so the Content-Security-Policy needs none. A chart with no data gets no figure: the
 template shows its ``empty`` message instead.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import plotly.graph_objects as go
+from django.utils.html import format_html, json_script
 from plotly.subplots import make_subplots
 
 from insights import selectors
@@ -363,5 +366,10 @@ def render_chart(name: str, *, project: Project, range_key: str, now: datetime |
     built = spec.build(Context(project=project, time_range=time_range, since=since, now=now))
     if isinstance(built, str):
         return Chart(name=name, title=spec.title, empty=built)
-    html = built.to_html(include_plotlyjs=False, full_html=False, config=CONFIG, default_width="100%")
+    figure = json.loads(built.to_json())  # plotly's encoder turns numpy arrays and datetimes into JSON
+    figure["config"] = CONFIG
+    element_id = f"figure-{name}"
+    html = json_script(figure, element_id) + format_html(
+        '<div class="plotly-figure" data-figure="{}"></div>', element_id
+    )
     return Chart(name=name, title=spec.title, html=html)

@@ -4,9 +4,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-
-class Error(Schema):
-    detail: str
+from peekr_web.schemas import Error as Error  # the one error body, re-exported for insights.api
+from peekr_web.schemas import SafeStr
 
 
 class FixSnippet(Schema):
@@ -63,9 +62,9 @@ class InsightListOut(Schema):
 class InsightQuery(Schema):
     window: Literal["24h", "7d", "30d"] = "7d"
     status: Literal["all", "active", "open", "regressed", "dismissed", "fixed"] = "all"
-    detector: str = ""
-    service: str = ""
-    q: str = Field("", description="search in title, operation, service and message")
+    detector: SafeStr = ""
+    service: SafeStr = ""
+    q: SafeStr = Field("", description="search in title, operation, service and message")
     sort: Literal["time", "money"] = "time"
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0)

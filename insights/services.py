@@ -2,8 +2,7 @@
 
 One trace's way through (see docs/architecture.md, "Insights"):
 
-    traces.services.trace_settle -> TRACE_COMPLETE_HOOKS -> on_trace_complete: enqueue insights.trace_detect
-    worker: trace_detect(trace_pk)
+    traces.pipeline_run (a batch of completed traces) -> stage "detect": traces_detect -> trace_detect(trace_pk)
         ONE .values() query for the trace's spans -> span_view_from_row -> detect_all (pure, no database)
         -> merge the findings of one signature -> compare their digests with what the trace already has (one
         query): unchanged -> nothing written (a re-run is a no-op);
@@ -228,10 +227,11 @@ def load_span_rows(*, trace_pk: int) -> list[dict]:
     return list(Span.objects.filter(trace_id=trace_pk).values(*SPAN_FIELDS, **SPAN_ANNOTATIONS))
 
 
+EXISTING_FIELDS = ("pk", "signature", "insight_id", "project_id", "saving_ms", "saving_usd", "digest")
+
+
 def _existing(trace_pk: int) -> dict[str, dict]:
-    rows = Finding.objects.filter(trace_id=trace_pk).values(
-        "pk", "signature", "insight_id", "project_id", "saving_ms", "saving_usd", "digest"
-    )
+    rows = Finding.objects.filter(trace_id=trace_pk).values(*EXISTING_FIELDS)
     return {r["signature"]: r for r in rows}
 
 
@@ -240,24 +240,40 @@ def _unchanged(existing: Mapping[str, dict], new: Mapping[str, dict]) -> bool:
 
 
 def trace_detect(*, trace_pk: int) -> int:
-    """Run every detector on a trace and store its findings; returns how many the trace has. Idempotent.
+    """Run every detector on a trace and store its findings; returns how many the trace has. Idempotent."""
+    return traces_detect([trace_pk])
 
-    The spans are read with one query; nothing is written when the findings are those already stored.
-    """
-    rows = load_span_rows(trace_pk=trace_pk)
-    found, facts = detect_rows(rows)
-    new = {v["signature"]: v for v in found}
-    existing = _existing(trace_pk)
-    if _unchanged(existing, new):
-        return len(new)
+
+def traces_detect(trace_pks: list[int]) -> int:
+    """The pipeline's detection stage, for a batch: the spans of every trace in ONE query and their stored
+    findings in another; the detectors run in memory, and only a trace whose findings changed is written
+    (most traces have none, before and after). Returns the findings the traces have."""
+    rows_of: dict[int, list[dict]] = {pk: [] for pk in trace_pks}
+    for row in Span.objects.filter(trace_id__in=trace_pks).values("trace_id", *SPAN_FIELDS, **SPAN_ANNOTATIONS):
+        rows_of[row.pop("trace_id")].append(row)
+    existing_of: dict[int, dict[str, dict]] = {pk: {} for pk in trace_pks}
+    for row in Finding.objects.filter(trace_id__in=trace_pks).values("trace_id", *EXISTING_FIELDS):
+        existing_of[row.pop("trace_id")][row["signature"]] = row
+    total = 0
+    for pk in trace_pks:
+        found, facts = detect_rows(rows_of[pk])
+        new = {v["signature"]: v for v in found}
+        total += len(new)
+        if not _unchanged(existing_of[pk], new):
+            _findings_store(pk, new, facts)
+    return total
+
+
+def _findings_store(trace_pk: int, new: dict[str, dict], facts: dict[str, Any]) -> None:
+    """Write one trace's changed findings and move its insights' counters by the difference."""
     with transaction.atomic():
         # Runs of one trace queue on its row, so each computes its deltas from what the previous one stored.
         trace_id = Trace.objects.select_for_update().filter(pk=trace_pk).values_list("trace_id", flat=True).first()
         if trace_id is None:
-            return 0  # deleted meanwhile
+            return  # deleted meanwhile
         existing = _existing(trace_pk)
         if _unchanged(existing, new):
-            return len(new)
+            return
         # Findings to write come with their project; findings to remove carry theirs.
         project_id = facts.get("project_id") or next(iter(existing.values()))["project_id"]
         insights = _insights_locked(project_id, sorted(new.keys() | existing.keys()), new)
@@ -285,7 +301,6 @@ def trace_detect(*, trace_pk: int) -> int:
         if gone:
             Finding.objects.filter(pk__in=gone).delete()
         insights_save_counters(list(insights.values()))
-    return len(new)
 
 
 def _insights_locked(project_id: int, signatures: list[str], new: Mapping[str, dict]) -> dict[str, Insight]:
@@ -362,17 +377,6 @@ def with_example(examples: list[dict], trace_id: str, values: Mapping[str, Any])
     kept = [e for e in examples if e["trace_id"] != trace_id] + [example]
     kept.sort(key=lambda e: datetime.fromisoformat(e["seen_at"]), reverse=True)
     return kept[: Insight.MAX_EXAMPLES]
-
-
-def on_trace_complete(trace_pk: int) -> None:
-    """traces' completion hook: detection runs in its own task, after the trace settled."""
-    from insights.tasks import trace_detect as task
-
-    try:
-        task.delay(trace_pk)
-    except Exception:  # noqa: BLE001
-        # The other completion hooks must still run; `manage.py insights_rebuild` catches up on a lost message.
-        log.warning("could not enqueue insights.trace_detect for trace %s", trace_pk, exc_info=True)
 
 
 # --- The full rebuild ----------------------------------------------------------------------------------------------

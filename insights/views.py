@@ -58,6 +58,23 @@ def _wants_partial(request: HttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
+# --- The trace page's findings ---
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def trace_findings(request: HttpRequest, project_id: int, trace_id: str) -> HttpResponse:
+    """A trace's findings: the block the trace page loads with htmx above its waterfall; without htmx, a page."""
+    membership = _membership(request, project_id)
+    trace = trace_selectors.trace_get(project=membership.project, trace_id=trace_id)
+    if trace is None:
+        raise Http404("No such trace")
+    context = {"trace": trace, "findings": selectors.trace_findings(trace=trace)}
+    template = "insights/trace_findings.html" + ("#findings" if _wants_partial(request) else "")
+    return _page(request, template, context, membership)
+
+
 # --- The Insights tab ---
 
 

@@ -5,9 +5,12 @@ both under PEEKR_DATA_DIR. PEEKR_DATABASE_URL and PEEKR_BROKER_URL switch to Pos
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,22 +52,74 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
 
 
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
 DATA_DIR = Path(env_str("PEEKR_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("PEEKR_DEBUG", False)
 SECRET_KEY = env_str("PEEKR_SECRET_KEY")
 if not SECRET_KEY:
-    # A laptop install gets a stable random key kept beside its data; production sets PEEKR_SECRET_KEY.
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        import secrets
+    # A laptop install gets a stable random key kept beside its data (owner-only); production sets PEEKR_SECRET_KEY.
+    import secrets
 
-        key_file.write_text(secrets.token_urlsafe(50))
-    SECRET_KEY = key_file.read_text().strip()
+    from peekr_web.secret_files import secret_read_or_create
 
-ALLOWED_HOSTS = [h.strip() for h in env_str("PEEKR_ALLOWED_HOSTS", "*").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("PEEKR_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+    SECRET_KEY = secret_read_or_create(DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50))
+
+
+# --- Security (production turns these on through the environment; see README "Production settings") ---
+# The URL users and SDKs reach Peekr at: shown as the OTLP endpoint on the keys and onboarding pages (never
+# taken from a request's Host header), added to ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS.
+PEEKR_PUBLIC_URL = (env_str("PEEKR_PUBLIC_URL") or f"http://localhost:{env_int('PEEKR_PORT', 8000)}").rstrip("/")
+_public = urlsplit(PEEKR_PUBLIC_URL)
+if _public.scheme not in ("http", "https") or not _public.hostname:
+    raise ImproperlyConfigured(f"PEEKR_PUBLIC_URL must be an http(s):// URL, got {PEEKR_PUBLIC_URL!r}")
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env_list("PEEKR_ALLOWED_HOSTS") or list(dict.fromkeys([*LOCAL_HOSTS, _public.hostname]))
+CSRF_TRUSTED_ORIGINS = [*env_list("PEEKR_CSRF_TRUSTED_ORIGINS"), f"{_public.scheme}://{_public.netloc}"]
+# Cookies only over HTTPS (on by default when the public URL is https://).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("PEEKR_SECURE_COOKIES", _public.scheme == "https")
+SECURE_HSTS_SECONDS = env_int("PEEKR_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PEEKR_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("PEEKR_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("PEEKR_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the process manager's probe speaks plain HTTP
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto); empty: none trusted.
+_ssl_header = env_str("PEEKR_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = ("HTTP_" + _ssl_header.upper().replace("-", "_"), "https") if _ssl_header else None
+# How many reverse proxies append to X-Forwarded-For in front of Peekr (0: use the peer address).
+PEEKR_TRUSTED_PROXIES = env_int("PEEKR_TRUSTED_PROXIES", 0)
+
+# Login throttling (django-axes): after PEEKR_LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (429, even with the right password) for PEEKR_LOGIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = env_int("PEEKR_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PEEKR_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "login_locked.html"
+AXES_CLIENT_IP_CALLABLE = "peekr_web.accounts.client_ip"
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# Content-Security-Policy (django-csp): scripts only from static/ (the one inline script carries a nonce), no
+# eval. Styles allow inline: the waterfall and progress bars place bars with style attributes, and plotly
+# and htmx add <style> elements; CSS cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -77,6 +132,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_htmx",
     "ninja",  # serves Swagger's bundle locally, so /api/docs works offline
+    "axes",  # login throttling
     "traces",
     "evals",
     "insights",
@@ -93,6 +149,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with AXES_LOCKOUT_TEMPLATE
 ]
 
 ROOT_URLCONF = "peekr_web.urls"
@@ -108,6 +166,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "peekr_web.accounts.password_change_context",
+                "traces.context_processors.pipeline_notice",
             ],
         },
     },
@@ -159,8 +219,23 @@ LOGOUT_REDIRECT_URL = "/login/"
 # Ingestion: bodies are bounded before and after decompression (OTLP recommends a configurable cap).
 PEEKR_MAX_BODY_MB = env_int("PEEKR_MAX_BODY_MB", 64)
 PEEKR_MAX_BODY_BYTES = PEEKR_MAX_BODY_MB * 1024 * 1024
+# What one ingest request may cost (traces.sanitize): its decoded size (parsing costs ~15x it in memory), its
+# spans, and per span its attributes and string length (over those: cut with a marker and counted, as OTel does).
+PEEKR_MAX_DECODED_MB = env_int("PEEKR_MAX_DECODED_MB", 20)
+PEEKR_MAX_DECODED_BYTES = PEEKR_MAX_DECODED_MB * 1024 * 1024
+PEEKR_MAX_SPANS_PER_REQUEST = env_int("PEEKR_MAX_SPANS_PER_REQUEST", 10_000)
+PEEKR_MAX_ATTRIBUTES_PER_SPAN = env_int("PEEKR_MAX_ATTRIBUTES_PER_SPAN", 1024)
+PEEKR_MAX_ATTRIBUTE_VALUE_CHARS = env_int("PEEKR_MAX_ATTRIBUTE_VALUE_CHARS", 262_144)
 # The ingest views read the stream themselves and answer 413; Django's own cap would answer 400 first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
+# Load shedding: at most this many ingest requests work at once per web process; the next get 429 + Retry-After
+# at once instead of waiting until the exporter times out. Keep it below gunicorn's --threads (make run: 4), so
+# a thread is free to say so. 0 = no limit.
+PEEKR_INGEST_MAX_CONCURRENCY = env_int("PEEKR_INGEST_MAX_CONCURRENCY", 2)
+# Retry-After (seconds) on that 429 and on the 503 an ingest gets while the database is unavailable.
+PEEKR_INGEST_RETRY_AFTER_SECONDS = env_int("PEEKR_INGEST_RETRY_AFTER_SECONDS", 2)
+if PEEKR_INGEST_MAX_CONCURRENCY < 0 or PEEKR_INGEST_RETRY_AFTER_SECONDS < 0:
+    raise ImproperlyConfigured("PEEKR_INGEST_MAX_CONCURRENCY and PEEKR_INGEST_RETRY_AFTER_SECONDS must be >= 0")
 # A trace is complete once its root span ended and no span arrived for this long.
 PEEKR_TRACE_QUIET_SECONDS = env_float("PEEKR_TRACE_QUIET_SECONDS", 5.0)
 
@@ -168,6 +243,12 @@ PEEKR_TRACE_QUIET_SECONDS = env_float("PEEKR_TRACE_QUIET_SECONDS", 5.0)
 PEEKR_JUDGE_BASE_URL = env_str("PEEKR_JUDGE_BASE_URL")
 PEEKR_JUDGE_API_KEY = env_str("PEEKR_JUDGE_API_KEY")
 PEEKR_JUDGE_MODEL = env_str("PEEKR_JUDGE_MODEL")
+# Projects' own judge connections reach public addresses only unless the operator allows private ones.
+PEEKR_JUDGE_ALLOW_PRIVATE = env_bool("PEEKR_JUDGE_ALLOW_PRIVATE", False)
+PEEKR_SECRETS_KEY = env_str("PEEKR_SECRETS_KEY")
+# ?evaluate=sync: a bound on the judging time per request and on sync evaluations at once per process.
+PEEKR_SYNC_EVAL_SECONDS = env_float("PEEKR_SYNC_EVAL_SECONDS", 10.0)
+PEEKR_SYNC_EVAL_CONCURRENCY = env_int("PEEKR_SYNC_EVAL_CONCURRENCY", 2)
 # The most text one judgement sends (question, answer, context): a 200 KB prompt must not become a $2 judge call.
 PEEKR_JUDGE_MAX_INPUT_CHARS = env_int("PEEKR_JUDGE_MAX_INPUT_CHARS", 32_000)
 # ragas reads these at import: no telemetry, no model hub (the worker must reach only the judge endpoint).
@@ -199,6 +280,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("PEEKR_CELERY_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
+# Two queues: "celery" for the fast, CPU-bound stages (settle, rules, detectors, routing: batches of traces) and
+# "judges" for LLM judge calls, which wait on the network. Workers take one or both (`-Q celery,judges`); make run
+# starts one of each, so a slow judge can never hold up rules or detectors.
+CELERY_TASK_ROUTES = {"evals.run_judge": {"queue": "judges"}}
+# After completion, a trace goes through every stage within this long or the sweep runs it again.
+PEEKR_PIPELINE_SWEEP_AFTER_SECONDS = env_float("PEEKR_PIPELINE_SWEEP_AFTER_SECONDS", 180.0)
+# /healthz and the UI say the pipeline is behind past this age of the oldest unprocessed completed trace.
+PEEKR_PIPELINE_BEHIND_SECONDS = env_float("PEEKR_PIPELINE_BEHIND_SECONDS", 60.0)
 
 LOGGING = {
     "version": 1,
@@ -210,4 +299,6 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     "settle-sweep": {"task": "traces.settle_sweep", "schedule": env_float("PEEKR_SETTLE_SWEEP_SECONDS", 30.0)},
     "judge-requeue-stale": {"task": "evals.requeue_stale", "schedule": 60.0},
+    "pipeline-sweep": {"task": "traces.pipeline_sweep", "schedule": env_float("PEEKR_SETTLE_SWEEP_SECONDS", 30.0)},
+    "pipeline-sample": {"task": "traces.pipeline_sample", "schedule": 60.0},  # the Evaluations page's lag chart
 }

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from peekr_web.accounts import PasswordChangeView
 from peekr_web.api import api
 from peekr_web.health import healthz
 from traces import receivers
@@ -16,6 +17,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", PasswordChangeView.as_view(), name="password_change"),
     path("admin/", admin.site.urls),
     path("", include("evals.urls")),
     path("", include("annotations.urls")),  # annotations: review queues, golden sets, calibration, triage

@@ -101,3 +101,52 @@ def make_trace(project: Project, *, n_llm: int = 2, name: str = "answer", start:
         )
     spans_ingest(project=project, raws=spans)
     return trace_id, spans
+
+
+def make_judge_connection(project: Project, base_url: str, *, api_key: str = "sk-project-key", name: str = ""):
+    """A project's own judge endpoint (through the service, so the URL is checked: tests run with
+    PEEKR_JUDGE_ALLOW_PRIVATE=1, set by scripts/test_env.py, since their judges listen on 127.0.0.1)."""
+    from evals.connections import judge_connection_create
+    from evals.models import JudgeConnection
+
+    existing = JudgeConnection.objects.filter(project=project, base_url=base_url.rstrip("/")).first()
+    if existing is not None and not name:
+        return existing
+    return judge_connection_create(
+        project=project, user=None, name=name or f"judge at {base_url}", base_url=base_url, api_key=api_key
+    )
+
+
+RUBRIC = {"rubric": {"criteria": "Is the answer polite?", "scale": {"min": 1, "max": 5}, "pass_threshold": 4}}
+
+
+def make_rubric_rule(project, judge, *, name: str = "politeness", judge_model: str = "judge-model", **kw):
+    """A rubric judge rule on LLM spans, calling ``judge`` (a FakeOpenAI) through a judge connection."""
+    from evals.services import eval_rule_create
+
+    return eval_rule_create(
+        project=project,
+        name=name,
+        evaluators=["rubric"],
+        filter={"kind": "llm"},
+        judge_connection_id=make_judge_connection(project, judge.base_url).pk,
+        judge_model=judge_model,
+        config=RUBRIC,
+        **kw,
+    )
+
+
+def stop_process_group(proc, timeout: float = 20) -> None:
+    """SIGTERM to a child started with start_new_session=True and everything it forked; SIGKILL if it lingers."""
+    import os
+    import signal
+    import subprocess
+
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -1,4 +1,8 @@
-"""Headless Chromium for the page tests: Debian's /usr/bin/chromium driven by Playwright's sync API."""
+"""Headless Chromium for the page tests: Debian's /usr/bin/chromium driven by Playwright's sync API.
+
+Pages run under Peekr's real Content-Security-Policy (no eval): give wait_for_function a function,
+"() => document.querySelector(...)", since a bare expression is eval'd in the page and the policy refuses it.
+"""
 
 from __future__ import annotations
 

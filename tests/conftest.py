@@ -82,7 +82,7 @@ def celery_worker_process(subprocess_env):
     log_path = settings.DATA_DIR / f"worker-{os.getpid()}-{time.monotonic_ns()}.log"
     log_file = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "peekr_web", "worker", "--concurrency", "2", "--loglevel", "INFO",
+        [sys.executable, "-m", "celery", "-A", "peekr_web", "worker", "-Q", "celery,judges", "--concurrency", "2", "--loglevel", "INFO",
          "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
         env=subprocess_env,
         stdout=log_file,
@@ -111,3 +111,16 @@ def celery_worker_process(subprocess_env):
 def _fast_password_hashing(settings):
     # PBKDF2 costs ~0.5 s per user made; tests check access rules, not hashing strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _pipeline_notice_cached():
+    # The steady state: the "evaluations are behind" notice read less than 15 s ago (no notice), so a page's
+    # query count does not depend on how long ago another test rendered a page. Its own tests clear the cache.
+    from django.core.cache import cache
+
+    from traces.context_processors import NOTICE_CACHE_KEY
+
+    cache.set(NOTICE_CACHE_KEY, "", None)
+    yield
+    cache.delete(NOTICE_CACHE_KEY)

@@ -1,29 +1,29 @@
 """JSON API for traces: the explorer's list and detail, behind a project key."""
 
-from datetime import datetime
+from ninja import Field, Path, Query, Router, Schema
 
-from ninja import Query, Router, Schema, Status
-
+from peekr_web.errors import NotFound
+from peekr_web.schemas import Error, SafeStr, UtcDatetime
 from traces import selectors
 from traces.models import Span, Trace
-from traces.schemas import ErrorOut, TraceDetailOut, TraceListOut
+from traces.schemas import TraceDetailOut, TraceListOut
 
 router = Router(tags=["traces"])
 
 
 class TraceQuery(Schema):
-    start_after: datetime | None = None
-    start_before: datetime | None = None
-    name: str = ""
-    status: str = ""
-    model: str = ""
-    session_id: str = ""
-    user_id: str = ""
-    service: str = ""
+    start_after: UtcDatetime | None = None
+    start_before: UtcDatetime | None = None
+    name: SafeStr = ""
+    status: SafeStr = ""
+    model: SafeStr = ""
+    session_id: SafeStr = ""
+    user_id: SafeStr = ""
+    service: SafeStr = ""
     min_duration_ms: float | None = None
     has_error: bool | None = None
-    cursor: str = ""
-    limit: int = 50
+    cursor: SafeStr = Field("", description="`next_cursor` of the previous page")
+    limit: int = Field(50, ge=1, le=500)
 
 
 def trace_out(trace: Trace) -> dict:
@@ -121,17 +121,15 @@ def list_traces(request, q: Query[TraceQuery]):
         min_duration_ms=q.min_duration_ms,
         has_error=q.has_error,
     )
-    page = selectors.trace_page(
-        project=request.project, filters=filters, cursor=q.cursor, limit=max(1, min(q.limit, 500))
-    )
+    page = selectors.trace_page(project=request.project, filters=filters, cursor=q.cursor, limit=q.limit)
     return {"items": [trace_out(t) for t in page.items], "next_cursor": page.next_cursor}
 
 
-@router.get("/{trace_id}", response={200: TraceDetailOut, 404: ErrorOut}, summary="Get a trace with its spans")
-def get_trace(request, trace_id: str):
+@router.get("/{trace_id}", response={200: TraceDetailOut, 404: Error}, summary="Get a trace with its spans")
+def get_trace(request, trace_id: Path[SafeStr]):
     """The trace's aggregates and every span, ordered by start time. Another project's trace is 404."""
     trace = selectors.trace_get(project=request.project, trace_id=trace_id)
     if trace is None:
-        return Status(404, {"detail": f"trace {trace_id} not found"})
+        raise NotFound(f"trace {trace_id} not found")
     spans = selectors.trace_spans(trace=trace)
-    return Status(200, {**trace_out(trace), "spans": [span_out(s) for s in spans]})
+    return {**trace_out(trace), "spans": [span_out(s) for s in spans]}

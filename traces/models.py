@@ -97,6 +97,11 @@ class Trace(models.Model):
     last_span_at = models.DateTimeField(default=timezone.now)
     end_marker = models.BooleanField(default=False)  # a span said the trace is over: no quiet period to wait
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The after-completion pipeline (traces.pipeline): one bit per stage that ran on this completion (rules,
+    # detectors, routing...), processed_at once every stage has; both reset when a late span reopens the trace.
+    stages_done = models.SmallIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    pipeline_attempts = models.SmallIntegerField(default=0)  # sweeps that had to re-run it
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="trace_unique")]
@@ -105,6 +110,12 @@ class Trace(models.Model):
             models.Index(fields=["project", "session_id", "start_time"], name="trace_session"),
             models.Index(fields=["project", "user_id", "-start_time"], name="trace_user"),
             models.Index(fields=["completed_at", "last_span_at"], name="trace_settle"),
+            # Only completed traces a stage has not processed yet: small however many traces there are.
+            models.Index(
+                fields=["completed_at"],
+                name="trace_unprocessed",
+                condition=models.Q(completed_at__isnull=False, processed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -186,3 +197,16 @@ class LogEvent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "digest"], name="logevent_unique")]
         indexes = [models.Index(fields=["project", "span_id"], name="logevent_span")]
+
+
+class PipelineSample(models.Model):
+    """One minute's backlog of one pipeline stage (traces.pipeline_state): the Evaluations page charts the lag."""
+
+    at = models.DateTimeField()  # truncated to the minute: a sample task run twice in a minute writes one row
+    stage = models.CharField(max_length=32)
+    waiting = models.IntegerField()
+    oldest_seconds = models.FloatField(null=True, blank=True)  # None: nothing waiting
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stage", "at"], name="pipelinesample_unique")]
+        indexes = [models.Index(fields=["at"], name="pipelinesample_at")]

@@ -7,7 +7,9 @@ span ids as hex (base64 of the right length is tolerated, as protobuf's JSON map
 
 Spans are validated one by one: an invalid span is left out and reported as a SpanError, so the caller can
 store the others and answer with OTLP partial success. A span without an end time (0 or absent) is an
-open span (RawSpan.end_ns None).
+open span (RawSpan.end_ns None). Each span is then cleaned and bounded by traces.sanitize (hostile text,
+out-of-range times and numbers, attribute limits). A request as a whole over PEEKR_MAX_DECODED_MB or
+PEEKR_MAX_SPANS_PER_REQUEST raises RequestTooLarge (answered 413).
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from traces.normalize.types import RawSpan
+from traces.sanitize import (
+    DEPTH_MARKER,
+    MAX_DEPTH,
+    MAX_TIME_NS,
+    Cleaner,
+    Limits,
+    RequestTooLarge,
+    clean_span,
+    clean_text,
+    limits_from_settings,
+    load_json,
+)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -111,11 +125,15 @@ def _pb_span_error(span) -> str | None:
     return None
 
 
-def _decode_traces_pb(body: bytes) -> tuple[list[RawSpan], list[SpanError]]:
+def _decode_traces_pb(body: bytes, limits: Limits) -> tuple[list[RawSpan], list[SpanError]]:
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise OTLPDecodeError(f"invalid protobuf ExportTraceServiceRequest: {exc}") from None
+    _check_span_count(
+        sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans), limits.max_spans_per_request
+    )
+    resources: dict[int, tuple] = {}
     spans: list[RawSpan] = []
     errors: list[SpanError] = []
     index = -1
@@ -130,7 +148,7 @@ def _decode_traces_pb(body: bytes) -> tuple[list[RawSpan], list[SpanError]]:
                     errors.append(SpanError(index, span.trace_id.hex(), span.span_id.hex(), span.name, reason))
                     continue
                 parent = span.parent_span_id
-                spans.append(
+                raw = clean_span(
                     RawSpan(
                         trace_id=span.trace_id.hex(),
                         span_id=span.span_id.hex(),
@@ -149,9 +167,23 @@ def _decode_traces_pb(body: bytes) -> tuple[list[RawSpan], list[SpanError]]:
                         resource=resource,
                         scope_name=scope_name,
                         scope_version=scope_version,
-                    )
+                    ),
+                    limits,
+                    resources,
                 )
+                if isinstance(raw, str):
+                    errors.append(SpanError(index, span.trace_id.hex(), span.span_id.hex(), span.name, raw))
+                else:
+                    spans.append(raw)
     return spans, errors
+
+
+def _check_span_count(count: int, limit: int) -> None:
+    if count > limit:
+        raise RequestTooLarge(
+            f"the request holds {count} spans, over the limit of {limit} (PEEKR_MAX_SPANS_PER_REQUEST): "
+            "send smaller batches"
+        )
 
 
 # -------------------------------------------------------------------------------------------------- JSON
@@ -202,9 +234,11 @@ def _json_id(value: Any, size: int) -> bytes | None:
     return decoded if len(decoded) == size else None
 
 
-def _json_value(value: Any) -> Any:
+def _json_value(value: Any, depth: int = 0) -> Any:
     if not isinstance(value, dict):
         return value  # tolerate a bare scalar where an AnyValue belongs
+    if depth > MAX_DEPTH:  # traces.sanitize would cut it anyway: stop before the recursion limit does
+        return DEPTH_MARKER
     for key, inner in value.items():
         if key in ("stringValue", "string_value"):
             return inner
@@ -215,9 +249,9 @@ def _json_value(value: Any) -> Any:
         if key in ("boolValue", "bool_value"):
             return inner if isinstance(inner, bool) else str(inner).lower() == "true"
         if key in ("arrayValue", "array_value"):
-            return [_json_value(v) for v in (inner or {}).get("values") or ()]
+            return [_json_value(v, depth + 1) for v in (inner or {}).get("values") or ()]
         if key in ("kvlistValue", "kvlist_value"):
-            return _json_attrs((inner or {}).get("values"))
+            return _json_attrs((inner or {}).get("values"), depth + 1)
         if key in ("bytesValue", "bytes_value"):
             try:
                 return base64.b64decode(inner)
@@ -226,12 +260,12 @@ def _json_value(value: Any) -> Any:
     return None
 
 
-def _json_attrs(items: Any) -> dict[str, Any]:
+def _json_attrs(items: Any, depth: int = 0) -> dict[str, Any]:
     if not items:
         return {}
     if not isinstance(items, list):
         raise ValueError("attributes must be a list of {key, value}")
-    return {kv["key"]: _json_value(kv.get("value")) for kv in items if isinstance(kv, dict) and "key" in kv}
+    return {kv["key"]: _json_value(kv.get("value"), depth) for kv in items if isinstance(kv, dict) and "key" in kv}
 
 
 def _json_list(data: dict, camel: str, snake: str) -> list:
@@ -300,7 +334,7 @@ def _json_span(span: dict, resource: dict, scope_name: str, scope_version: str) 
 
 def _load_json(body: bytes, top_key: str, snake: str) -> list:
     try:
-        data = json.loads(body)
+        data = load_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise OTLPDecodeError(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -325,11 +359,14 @@ def _json_scope(group: dict) -> tuple[str, str]:
     return str(scope.get("name") or ""), str(scope.get("version") or "")
 
 
-def _decode_traces_json(body: bytes) -> tuple[list[RawSpan], list[SpanError]]:
+def _decode_traces_json(body: bytes, limits: Limits) -> tuple[list[RawSpan], list[SpanError]]:
     spans: list[RawSpan] = []
     errors: list[SpanError] = []
     index = -1
-    for group in _load_json(body, "resourceSpans", "resource_spans"):
+    groups = _load_json(body, "resourceSpans", "resource_spans")
+    _check_span_count(_json_span_count(groups), limits.max_spans_per_request)
+    resources: dict[int, tuple] = {}
+    for group in groups:
         if not isinstance(group, dict):
             raise OTLPDecodeError("each resourceSpans item must be an object")
         resource = _json_resource(group)
@@ -344,8 +381,10 @@ def _decode_traces_json(body: bytes) -> tuple[list[RawSpan], list[SpanError]]:
                     continue
                 try:
                     result = _json_span(span, resource, scope_name, scope_version)
-                except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
                     result = f"malformed span: {exc}"
+                if isinstance(result, RawSpan):
+                    result = clean_span(result, limits, resources)
                 if isinstance(result, RawSpan):
                     spans.append(result)
                     continue
@@ -355,25 +394,49 @@ def _decode_traces_json(body: bytes) -> tuple[list[RawSpan], list[SpanError]]:
                         index,
                         _shown_id(trace_raw, _json_id(trace_raw, TRACE_ID_BYTES)),
                         _shown_id(span_raw, _json_id(span_raw, SPAN_ID_BYTES)),
-                        span.get("name") if isinstance(span.get("name"), str) else "",
-                        result,
+                        clean_text(span["name"][:200]) if isinstance(span.get("name"), str) else "",
+                        clean_text(result),
                     )
                 )
     return spans, errors
 
 
+def _json_span_count(groups: list) -> int:
+    """How many spans the request holds; malformed parts count nothing here (the decoder reports them)."""
+    count = 0
+    for group in groups:
+        scope_groups = _get(group, "scopeSpans", "scope_spans") if isinstance(group, dict) else None
+        for scope_group in scope_groups if isinstance(scope_groups, list) else ():
+            spans = scope_group.get("spans") if isinstance(scope_group, dict) else None
+            count += len(spans) if isinstance(spans, list) else 0
+    return count
+
+
 # --------------------------------------------------------------------------------------------- entry points
 
 
-def decode_traces_request(body: bytes, content_type: str) -> tuple[list[RawSpan], list[SpanError]]:
-    """The valid spans of an ExportTraceServiceRequest, and why the others were left out.
+def check_decoded_size(body: bytes, limit: int) -> None:
+    """RequestTooLarge when the decoded (decompressed) body is over the limit: parsing costs ~15 times its size."""
+    if len(body) > limit:
+        raise RequestTooLarge(
+            f"the decompressed body of {len(body)} bytes is over the {limit}-byte limit (PEEKR_MAX_DECODED_MB): "
+            "send smaller batches"
+        )
 
-    Raises OTLPDecodeError when the body cannot be decoded at all.
+
+def decode_traces_request(
+    body: bytes, content_type: str, limits: Limits | None = None
+) -> tuple[list[RawSpan], list[SpanError]]:
+    """The valid spans of an ExportTraceServiceRequest, cleaned and bounded, and why the others were left out.
+
+    Raises OTLPDecodeError when the body cannot be decoded at all, RequestTooLarge when it is over a limit.
     """
+    limits = limits or limits_from_settings()
+    check_decoded_size(body, limits.max_decoded_bytes)
     if content_type == PROTOBUF:
-        return _decode_traces_pb(body)
+        return _decode_traces_pb(body, limits)
     if content_type == JSON:
-        return _decode_traces_json(body)
+        return _decode_traces_json(body, limits)
     raise OTLPDecodeError(f"unsupported content type {content_type!r}")
 
 
@@ -384,18 +447,36 @@ def _event_name(record_name: str, attributes: dict[str, Any]) -> str:
     return name if isinstance(name, str) else ""
 
 
-def decode_logs_request(body: bytes, content_type: str) -> list[LogEvent]:
+def decode_logs_request(body: bytes, content_type: str, limits: Limits | None = None) -> list[LogEvent]:
     """The GenAI event records (event name ``gen_ai.*``) of an ExportLogsServiceRequest that name a span.
 
     Other records (application logs, records without a valid span id) are left out: they have nothing to
     attach to. The event name is the record's ``event_name`` or its ``event.name`` attribute; the time is
     ``time_unix_nano``, else ``observed_time_unix_nano`` (GenAI instrumentations often set only the latter).
+    Records are cleaned as spans are (traces.sanitize); a time out of range becomes 0.
     """
+    limits = limits or limits_from_settings()
+    check_decoded_size(body, limits.max_decoded_bytes)
     if content_type == PROTOBUF:
-        return _decode_logs_pb(body)
-    if content_type == JSON:
-        return _decode_logs_json(body)
-    raise OTLPDecodeError(f"unsupported content type {content_type!r}")
+        events = _decode_logs_pb(body)
+    elif content_type == JSON:
+        events = _decode_logs_json(body)
+    else:
+        raise OTLPDecodeError(f"unsupported content type {content_type!r}")
+    return [_clean_log_event(e, limits) for e in events]
+
+
+def _clean_log_event(event: LogEvent, limits: Limits) -> LogEvent:
+    cleaner = Cleaner(limits)
+    return LogEvent(
+        trace_id=event.trace_id,
+        span_id=event.span_id,
+        event_name=cleaner.text(event.event_name),
+        time_ns=event.time_ns if 0 <= event.time_ns <= MAX_TIME_NS else 0,
+        attributes=cleaner.mapping(event.attributes),
+        body=cleaner.value(event.body),
+        resource=cleaner.mapping(event.resource),
+    )
 
 
 def _decode_logs_pb(body: bytes) -> list[LogEvent]:

@@ -14,27 +14,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
-from google.rpc import status_pb2
 
-from traces import otlp, services
-from traces.normalize.peekr import raw_from_peekr_json
+from traces import extensions, otlp, services
+from traces.normalize.peekr import decode_spans_request
+from traces.sanitize import RequestTooLarge
 from traces.selectors import bearer_key, project_for_key
-
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
-# google.rpc.Code values used in OTLP error bodies.
-RPC_INVALID_ARGUMENT, RPC_UNAUTHENTICATED, RPC_RESOURCE_EXHAUSTED = 3, 16, 8
-
-
-class BodyError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _media_type(request: HttpRequest) -> str:
-    return request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+from traces.wire import JSON, OTLP, PEEKR, PROTOBUF, BodyError, ingest_endpoint, media_type, otlp_error, read_raw
 
 
 def read_body(request: HttpRequest, max_bytes: int) -> bytes:
@@ -42,13 +27,7 @@ def read_body(request: HttpRequest, max_bytes: int) -> bytes:
 
     Decompression is streamed with a cap, so a gzip bomb costs at most max_bytes of memory.
     """
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > max_bytes:
-        raise BodyError(413, f"body of {declared} bytes is over the {max_bytes}-byte limit (PEEKR_MAX_BODY_MB)")
-    data = request.read(max_bytes + 1)
+    data = read_raw(request, max_bytes)  # chunked bodies too
     if len(data) > max_bytes:
         raise BodyError(413, f"body is over the {max_bytes}-byte limit (PEEKR_MAX_BODY_MB)")
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
@@ -60,24 +39,20 @@ def read_body(request: HttpRequest, max_bytes: int) -> bytes:
         candidates = [zlib.MAX_WBITS, -zlib.MAX_WBITS]  # zlib-wrapped as HTTP says, or raw as some clients send
     else:
         raise BodyError(415, f"unsupported Content-Encoding {encoding!r}: use gzip, deflate or none")
+    inflated_max = min(max_bytes, settings.PEEKR_MAX_DECODED_BYTES)  # parsing costs ~15x it: stop inflating there
     for wbits in candidates:
         inflater = zlib.decompressobj(wbits)
         try:
-            out = inflater.decompress(data, max_bytes + 1)
+            out = inflater.decompress(data, inflated_max + 1)
         except zlib.error:
             continue
-        if len(out) > max_bytes or inflater.unconsumed_tail:
-            raise BodyError(413, f"decompressed body is over the {max_bytes}-byte limit (PEEKR_MAX_BODY_MB)")
+        if len(out) > inflated_max or inflater.unconsumed_tail:
+            raise BodyError(
+                413,
+                f"decompressed body is over the {inflated_max}-byte limit (PEEKR_MAX_BODY_MB, PEEKR_MAX_DECODED_MB)",
+            )
         return out
     raise BodyError(400, f"body is not valid {encoding} data")
-
-
-def _otlp_error(status: int, message: str, media: str) -> HttpResponse:
-    code = {401: RPC_UNAUTHENTICATED, 413: RPC_RESOURCE_EXHAUSTED}.get(status, RPC_INVALID_ARGUMENT)
-    if media == PROTOBUF:
-        body = status_pb2.Status(code=code, message=message).SerializeToString()
-        return HttpResponse(body, status=status, content_type=PROTOBUF)
-    return JsonResponse({"code": code, "message": message}, status=status)
 
 
 def _authenticate(request: HttpRequest):
@@ -89,13 +64,10 @@ def _wants_sync(request: HttpRequest) -> bool:
 
 
 def _evaluate_now(trace_pks: list[int]) -> list[dict]:
-    """Sync mode, for scripts and tests: evaluate the batch's traces now (judges included) and return the scores."""
-    from evals.selectors import scores_for_traces
-    from evals.services import trace_evaluate
-
-    for pk in trace_pks:
-        trace_evaluate(trace_pk=pk, judges_inline=True)
-    return scores_for_traces(trace_pks=trace_pks)
+    """Sync mode, for scripts and tests: evaluate the batch's traces now (judges included, within a bounded time)
+    and return the scores; judgements not done in time are still pending, and the worker finishes them. The
+    evaluator is the one evals registers (traces.extensions)."""
+    return extensions.evaluate_now(trace_pks)
 
 
 def _describe_rejections(errors) -> str:
@@ -106,21 +78,24 @@ def _describe_rejections(errors) -> str:
 
 @csrf_exempt
 @require_POST
+@ingest_endpoint(OTLP)
 def otlp_traces(request: HttpRequest) -> HttpResponse:
     """OTLP/HTTP trace export: protobuf or JSON, gzip/deflate, partial success for invalid spans."""
-    media = _media_type(request)
+    media = media_type(request)
     if media not in (PROTOBUF, JSON):
-        return _otlp_error(415, f"unsupported Content-Type {media!r}: use {PROTOBUF} or {JSON}", JSON)
+        return otlp_error(415, f"unsupported Content-Type {media!r}: use {PROTOBUF} or {JSON}", JSON)
     project = _authenticate(request)
     if project is None:
-        return _otlp_error(401, "missing or invalid API key: send Authorization: Bearer <key>", media)
+        return otlp_error(401, "missing or invalid API key: send Authorization: Bearer <key>", media)
     try:
         body = read_body(request, settings.PEEKR_MAX_BODY_BYTES)
         raws, errors = otlp.decode_traces_request(body, media)
     except BodyError as exc:
-        return _otlp_error(exc.status, exc.message, media)
+        return otlp_error(exc.status, exc.message, media)
     except otlp.OTLPDecodeError as exc:
-        return _otlp_error(400, f"could not decode the request: {exc}", media)
+        return otlp_error(400, f"could not decode the request: {exc}", media)
+    except RequestTooLarge as exc:
+        return otlp_error(413, str(exc), media)
     result = services.spans_ingest(project=project, raws=raws)
     message = _describe_rejections(errors) if errors else ""
     body = otlp.encode_partial_success(len(errors), message, media)
@@ -136,21 +111,24 @@ def otlp_traces(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@ingest_endpoint(OTLP)
 def otlp_logs(request: HttpRequest) -> HttpResponse:
     """OTLP/HTTP log export: GenAI message events are attached to their spans; other records are ignored."""
-    media = _media_type(request)
+    media = media_type(request)
     if media not in (PROTOBUF, JSON):
-        return _otlp_error(415, f"unsupported Content-Type {media!r}: use {PROTOBUF} or {JSON}", JSON)
+        return otlp_error(415, f"unsupported Content-Type {media!r}: use {PROTOBUF} or {JSON}", JSON)
     project = _authenticate(request)
     if project is None:
-        return _otlp_error(401, "missing or invalid API key: send Authorization: Bearer <key>", media)
+        return otlp_error(401, "missing or invalid API key: send Authorization: Bearer <key>", media)
     try:
         body = read_body(request, settings.PEEKR_MAX_BODY_BYTES)
         events = otlp.decode_logs_request(body, media)
     except BodyError as exc:
-        return _otlp_error(exc.status, exc.message, media)
+        return otlp_error(exc.status, exc.message, media)
     except otlp.OTLPDecodeError as exc:
-        return _otlp_error(400, f"could not decode the request: {exc}", media)
+        return otlp_error(400, f"could not decode the request: {exc}", media)
+    except RequestTooLarge as exc:
+        return otlp_error(413, str(exc), media)
     services.log_events_ingest(project=project, events=events)
     if media == PROTOBUF:
         return HttpResponse(b"", status=200, content_type=PROTOBUF)
@@ -159,32 +137,23 @@ def otlp_logs(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@ingest_endpoint(PEEKR)
 def peekr_spans(request: HttpRequest) -> HttpResponse:
     """The Peekr Python SDK's HTTPExporter: {"spans": [...]}; invalid items are rejected one by one."""
-    if _media_type(request) not in (JSON, ""):
+    if media_type(request) not in (JSON, ""):
         return JsonResponse({"error": "unsupported Content-Type: send application/json"}, status=415)
     project = _authenticate(request)
     if project is None:
         return JsonResponse({"error": "missing or invalid API key: send Authorization: Bearer <key>"}, status=401)
     try:
         body = read_body(request, settings.PEEKR_MAX_BODY_BYTES)
-        payload = json.loads(body)
+        raws, rejected = decode_spans_request(body)
     except BodyError as exc:
         return JsonResponse({"error": exc.message}, status=exc.status)
+    except RequestTooLarge as exc:
+        return JsonResponse({"error": str(exc)}, status=413)
     except (ValueError, UnicodeDecodeError) as exc:
         return JsonResponse({"error": f"body is not valid JSON: {exc}"}, status=400)
-    items = payload.get("spans") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        return JsonResponse({"error": 'body must be a JSON object {"spans": [...]}'}, status=400)
-    raws, rejected = [], []
-    for index, item in enumerate(items):
-        try:
-            raws.append(raw_from_peekr_json(item))
-        except ValueError as exc:
-            span_id = item.get("span_id") if isinstance(item, dict) else None
-            rejected.append(
-                {"index": index, "span_id": span_id if isinstance(span_id, str) else None, "reason": str(exc)}
-            )
     result = services.spans_ingest(project=project, raws=raws)
     answer = {"accepted": result.accepted, "rejected": rejected}
     if _wants_sync(request):

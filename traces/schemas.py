@@ -69,7 +69,3 @@ class SpanOut(Schema):
 
 class TraceDetailOut(TraceOut):
     spans: list[SpanOut]
-
-
-class ErrorOut(Schema):
-    detail: str

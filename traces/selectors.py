@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
@@ -49,7 +49,7 @@ class TraceFilters:
     min_duration_ms: float | None = None
     has_error: bool | None = None
     include_internal: bool = False
-    pk_in: QuerySet | None = None  # a subquery of trace pks, e.g. evals' score filters
+    pk_in: list[QuerySet] = field(default_factory=list)  # subqueries of trace pks, e.g. evals' score filters
 
 
 def traces_filtered(*, project: Project, filters: TraceFilters) -> QuerySet[Trace]:
@@ -79,8 +79,8 @@ def traces_filtered(*, project: Project, filters: TraceFilters) -> QuerySet[Trac
         qs = qs.filter(error_count__gt=0)
     elif f.has_error is False:
         qs = qs.filter(error_count=0)
-    if f.pk_in is not None:
-        qs = qs.filter(pk__in=f.pk_in)
+    for pks in f.pk_in:
+        qs = qs.filter(pk__in=pks)
     return qs
 
 
@@ -253,29 +253,7 @@ class SpanBar:
     status: str
     total_tokens: int | None
     cost: float | None
-    eval_scores: list  # written back by evals: [{"evaluator", "value", "passed", "status", ...}]
-
-    @property
-    def score_summary(self) -> dict | None:
-        """The row's evaluation badge (state fail/error/pass/pending, label, title); None when nothing ran."""
-        rows = [s for s in self.eval_scores or [] if isinstance(s, dict) and s.get("status") != "skipped"]
-        if not rows:
-            return None
-        failed = [s.get("evaluator", "") for s in rows if s.get("status") == "done" and s.get("passed") is False]
-        errors = [s.get("evaluator", "") for s in rows if s.get("status") == "error"]
-        done = sum(1 for s in rows if s.get("status") == "done")
-        if failed:
-            state, label = "fail", f"✗ {len(failed)}"
-        elif errors:
-            state, label = "error", f"! {len(errors)}"
-        elif done:
-            state, label = "pass", f"✓ {done}"
-        else:
-            state, label = "pending", "…"
-        title = f"{len(rows)} evaluation{'s' if len(rows) != 1 else ''}"
-        if failed or errors:
-            title += "; not passed: " + ", ".join(failed + errors)
-        return {"state": state, "label": label, "title": title}
+    eval_scores: list  # written back by evaluation: [{"evaluator", "value", "passed", "status", ...}], badged by it
 
 
 def waterfall_spans(*, trace: Trace) -> list[SpanBar]:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from traces.models import ApiKey, LogEvent, Membership, Project, Role, Span, Trace
 from traces.normalize import apply_log_events, normalize
 from traces.normalize.types import NormalizedSpan, RawSpan
+from traces.sanitize import column_float, column_int
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,12 @@ def _span_values(project: Project, raw: RawSpan, norm: NormalizedSpan) -> dict:
         tool_name=_text(norm.tool_name, 200),
         tool_arguments=_text(norm.tool_arguments),
         tool_result=_text(norm.tool_result),
-        input_tokens=norm.input_tokens,
-        output_tokens=norm.output_tokens,
-        total_tokens=norm.total_tokens,
-        cost=norm.cost,
-        ttft_ms=norm.ttft_ms,
+        # Integer columns: a count past them is kept only in the attributes (traces.sanitize.column_int).
+        input_tokens=column_int(norm.input_tokens),
+        output_tokens=column_int(norm.output_tokens),
+        total_tokens=column_int(norm.total_tokens),
+        cost=column_float(norm.cost),
+        ttft_ms=column_float(norm.ttft_ms),
         session_id=_text(norm.session_id, 200),
         user_id=_text(norm.user_id, 200),
         service_name=_text(norm.service_name, 200),
@@ -269,14 +271,18 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
                 start_time=ns_to_datetime(first_start[tid]),
                 last_span_at=now,
                 completed_at=None,
+                stages_done=0,
+                processed_at=None,
+                pipeline_attempts=0,
             )
             for tid in sorted(first_start)
         ]
+        # A span arriving for a completed trace reopens it: it settles and goes through the pipeline again.
         Trace.objects.bulk_create(
             trace_rows,
             update_conflicts=True,
             unique_fields=["project", "trace_id"],
-            update_fields=["last_span_at", "completed_at"],
+            update_fields=["last_span_at", "completed_at", "stages_done", "processed_at", "pipeline_attempts"],
         )
         # The upsert returns the ids (INSERT ... ON CONFLICT ... RETURNING) where the database can.
         pk_by_tid = {t.trace_id: t.pk for t in trace_rows}
@@ -289,9 +295,10 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
             values = _span_values(project, raw, norm)
             values["trace_id"] = pk_by_tid[raw.trace_id]
             span_rows.append(values)
+        left = _traces_left_behind(project, span_rows)
         spans_upsert(span_rows)
         trace_pks = sorted(pk_by_tid.values())
-        traces_refresh(trace_pks=trace_pks)
+        traces_refresh(trace_pks=sorted({*trace_pks, *left}))
         ended = sorted({pk_by_tid[r.trace_id] for r in raws if r.attributes.get(END_MARKER) in (True, "true", 1)})
         if ended:
             Trace.objects.filter(pk__in=ended).update(end_marker=True)
@@ -301,6 +308,28 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
     result.accepted = len(raws)
     result.trace_pks = trace_pks
     return result
+
+
+def _traces_left_behind(project: Project, span_rows: list[dict]) -> list[int]:
+    """The traces that spans of this batch are moving out of (a span id re-sent under another trace id), locked.
+
+    The move is accepted, not rejected: a client fixing a wrong trace id re-sends the span, and the later copy
+    wins as on every re-send. The old trace's aggregates are then refreshed too, so none stays stale; its row
+    stays (with empty aggregates if nothing is left), as do the scores and reviews attached to it.
+    """
+    new_trace = {r["span_id"]: r["trace_id"] for r in span_rows}
+    old = sorted(
+        {
+            trace_pk
+            for span_id, trace_pk in Span.objects.filter(project=project, span_id__in=list(new_trace)).values_list(
+                "span_id", "trace_id"
+            )
+            if trace_pk != new_trace[span_id]
+        }
+    )
+    if old:  # their rows were not locked by the upsert: lock them before recomputing their aggregates
+        list(Trace.objects.select_for_update().filter(pk__in=old).order_by("trace_id").values_list("pk", flat=True))
+    return old
 
 
 def _pending_log_events(project: Project, span_ids: list[str]) -> dict[str, list]:
@@ -396,6 +425,9 @@ TRACE_AGGREGATE_FIELDS = [
 ]
 
 
+EMPTY_AGGREGATES = {f: Trace._meta.get_field(f).get_default() for f in TRACE_AGGREGATE_FIELDS if f != "start_time"}
+
+
 def traces_refresh(*, trace_pks: list[int]) -> None:
     """Recompute the aggregates of these traces from their spans (idempotent).
 
@@ -482,6 +514,9 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", params)
+    emptied = set(trace_pks) - {agg["trace_id"] for agg in rows}
+    if emptied:  # every span moved to another trace: nothing left to count (start_time keeps its value)
+        Trace.objects.filter(pk__in=emptied).update(**EMPTY_AGGREGATES)
 
 
 def _enqueue_settle(trace_pks: list[int], countdown: float | None = None) -> None:
@@ -496,32 +531,57 @@ def _enqueue_settle(trace_pks: list[int], countdown: float | None = None) -> Non
         log.warning("could not enqueue trace_settle for %d traces; the sweep will", len(trace_pks), exc_info=True)
 
 
-TRACE_COMPLETE_HOOKS: list = []  # callables(trace_pk) registered by other apps (evaluation, insights, review)
+@dataclass
+class Settled:
+    completed: list[int] = field(default_factory=list)  # completed by this call
+    waits: dict[int, float] = field(default_factory=dict)  # still receiving spans: seconds until quiet
 
 
-def trace_settle(*, trace_pk: int, now: datetime | None = None) -> float | None:
-    """Mark a trace complete once its root ended and it has been quiet; run the completion hooks once.
+def traces_settle(*, trace_pks: Sequence[int], now: datetime | None = None) -> Settled:
+    """Complete the traces whose root ended and that have been quiet (or abandoned), in three queries, and hand
+    them to the pipeline (traces.pipeline, one task for the batch, after commit).
 
-    Returns None when done (completed now, earlier, or gone), else the seconds to wait before asking again.
+    The UPDATE repeats the conditions, so a span landing between the read and the write (its last_span_at is
+    newer) keeps its trace open; the traces it did complete are those now carrying this call's timestamp.
     """
     now = now or timezone.now()
     quiet = timedelta(seconds=settings.PEEKR_TRACE_QUIET_SECONDS)
-    trace = Trace.objects.filter(pk=trace_pk).values("completed_at", "last_span_at", "root_ended", "end_marker").first()
-    if trace is None or trace["completed_at"] is not None:
-        return None
-    idle = now - trace["last_span_at"]
-    if idle < quiet and not trace["end_marker"]:
-        return (quiet - idle).total_seconds()
-    if not trace["root_ended"] and not trace["end_marker"] and idle < ABANDONED_AFTER:
-        return None  # the root's own arrival re-enqueues; the sweep catches abandoned traces
-    # Conditional on last_span_at: a span that lands meanwhile reopens the trace and wins.
-    won = Trace.objects.filter(pk=trace_pk, completed_at__isnull=True, last_span_at=trace["last_span_at"]).update(
-        completed_at=now
+    out = Settled()
+    rows = Trace.objects.filter(pk__in=list(trace_pks), completed_at__isnull=True).values(
+        "pk", "last_span_at", "root_ended", "end_marker"
     )
-    if won:
-        for hook in TRACE_COMPLETE_HOOKS:
-            hook(trace_pk)
-    return None
+    due = []
+    for row in rows:
+        idle = now - row["last_span_at"]
+        if idle < quiet and not row["end_marker"]:
+            out.waits[row["pk"]] = (quiet - idle).total_seconds()
+        elif row["root_ended"] or row["end_marker"] or idle >= ABANDONED_AFTER:
+            due.append(row["pk"])
+        # else: the root's own arrival re-enqueues; the sweep catches abandoned traces
+    if due:
+        ready = Q(end_marker=True) | Q(last_span_at__lte=now - quiet) & (
+            Q(root_ended=True) | Q(last_span_at__lte=now - ABANDONED_AFTER)
+        )
+        Trace.objects.filter(ready, pk__in=due, completed_at__isnull=True).update(completed_at=now)
+        out.completed = sorted(Trace.objects.filter(pk__in=due, completed_at=now).values_list("pk", flat=True))
+    if out.completed:
+        completed = out.completed
+        transaction.on_commit(lambda: _enqueue_pipeline(completed))
+    return out
+
+
+def trace_settle(*, trace_pk: int, now: datetime | None = None) -> float | None:
+    """One trace: None when done (completed now, earlier, or gone), else the seconds to wait before asking again."""
+    return traces_settle(trace_pks=[trace_pk], now=now).waits.get(trace_pk)
+
+
+def _enqueue_pipeline(trace_pks: list[int]) -> None:
+    from traces.tasks import pipeline_run
+
+    try:
+        pipeline_run.delay(trace_pks)
+    except Exception:  # noqa: BLE001 - the pipeline sweep runs them later
+        log.warning("could not enqueue pipeline_run for %d traces; the sweep will", len(trace_pks), exc_info=True)
 
 
 def traces_due_for_settling(*, now: datetime | None = None, limit: int = 1000) -> list[int]:

@@ -1,12 +1,12 @@
 from celery import shared_task
 
-from traces import services
+from traces import pipeline, services
 
 
 @shared_task(name="traces.trace_settle", bind=True, max_retries=None, soft_time_limit=60, time_limit=90)
 def trace_settle(self, trace_pks: list[int]) -> None:
-    """Complete each trace once it is quiet; ask again later for those still receiving spans."""
-    waits = {pk: wait for pk in trace_pks if (wait := services.trace_settle(trace_pk=pk)) is not None}
+    """Complete the quiet traces of a batch (they go on to the pipeline); ask again later for the others."""
+    waits = services.traces_settle(trace_pks=trace_pks).waits
     if waits:
         self.apply_async(args=[sorted(waits)], countdown=max(0.5, min(waits.values())))
 
@@ -15,6 +15,29 @@ def trace_settle(self, trace_pks: list[int]) -> None:
 def settle_sweep() -> int:
     """Safety net: settle traces whose settle message was lost (broker down at ingest, worker killed)."""
     due = services.traces_due_for_settling()
-    for pk in due:
-        services.trace_settle(trace_pk=pk)
+    for batch in pipeline.batches(due):
+        services.traces_settle(trace_pks=batch)
     return len(due)
+
+
+@shared_task(name="traces.pipeline_run", soft_time_limit=240, time_limit=300)
+def pipeline_run(trace_pks: list[int]) -> dict:
+    """Every registered stage (rules, detectors, routing) over a batch of completed traces. Idempotent."""
+    return pipeline.pipeline_run(trace_pks=trace_pks)
+
+
+@shared_task(name="traces.pipeline_sweep", soft_time_limit=120, time_limit=180)
+def pipeline_sweep() -> int:
+    """Safety net: completed traces a stage has not processed in time are run again, in batches."""
+    stale = pipeline.traces_to_sweep()
+    for batch in pipeline.batches(stale):
+        pipeline_run.delay(batch)
+    return len(stale)
+
+
+@shared_task(name="traces.pipeline_sample", soft_time_limit=50, time_limit=60)
+def pipeline_sample() -> int:
+    """Once a minute: every stage's backlog, for the Evaluations page's lag chart (a week kept)."""
+    from traces.pipeline_state import pipeline_sample_record
+
+    return pipeline_sample_record()

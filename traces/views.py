@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -20,10 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
-from evals import selectors as eval_selectors
-from evals.services import evaluator_names
-from insights import selectors as insight_selectors
-from traces import selectors
+from traces import extensions, selectors
 from traces.models import Membership
 from traces.services import api_key_create, api_key_revoke
 from traces.waterfall import layout
@@ -114,27 +112,17 @@ class TraceFilterForm(forms.Form):
         required=False,
         choices=[("", "Errors: any"), ("true", "Has errors"), ("false", "No errors")],
     )
-    # --- evals: score filters (a trace with one done score meeting all of them) ---
-    evaluator = forms.ChoiceField(required=False, choices=())
-    failed = forms.BooleanField(required=False, label="Failed only")
-    score_below = forms.FloatField(
-        required=False, widget=forms.NumberInput(attrs={"placeholder": "Score below", "step": "any"})
-    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["evaluator"].choices = [("", "Any evaluator")] + [(n, n) for n in evaluator_names()]
+        self.extension_filters = list(extensions.trace_list_filters)  # e.g. evals' score filters
+        for extension in self.extension_filters:
+            self.fields.update(extension.fields())
 
-    def score_filter(self, project):
-        data = self.cleaned_data
-        evaluator, failed, below = data.get("evaluator") or "", bool(data.get("failed")), data.get("score_below")
-        if not (evaluator or failed or below is not None):
-            return None
-        return eval_selectors.trace_pks_matching_scores(
-            project=project, evaluator=evaluator, failed=failed, below=below
-        )
-
-    # --- end evals ---
+    def extension_subqueries(self, project) -> list:
+        """The registered filters in use, each as a subquery of trace pks (call after to_filters)."""
+        matching = (ext.matching(project=project, data=self.cleaned_data) for ext in self.extension_filters)
+        return [subquery for subquery in matching if subquery is not None]
 
     ADVANCED = ("start_after", "start_before", "session_id", "user_id", "service", "min_duration_ms")
 
@@ -181,14 +169,14 @@ def trace_list(request: HttpRequest, project_id: int) -> HttpResponse:
     project = membership.project
     form = TraceFilterForm(request.GET)
     filters = form.to_filters(timezone.now())
-    filters.pk_in = form.score_filter(project)  # evals: score filters, as a subquery
+    filters.pk_in = form.extension_subqueries(project)
     cursor = request.GET.get("cursor", "")
     page = selectors.trace_page(
         project=project,
         filters=filters,
         cursor=cursor,
         limit=TRACES_PER_PAGE,
-        annotate=eval_selectors.trace_score_annotations(),  # evals: the Scores column, in the same query
+        annotate=extensions.trace_list_annotations(),  # the registered columns, in the same query
     )
     # Only an empty first page asks whether the project has any trace at all (the onboarding state).
     empty_project = not page.items and not cursor and not selectors.project_has_traces(project=project)
@@ -197,7 +185,9 @@ def trace_list(request: HttpRequest, project_id: int) -> HttpResponse:
         "page": page,
         "cursor": cursor,
         "empty_project": empty_project,
-        "base_url": request.build_absolute_uri("/"),
+        "columns": extensions.trace_list_columns,
+        "colspan": 8 + len(extensions.trace_list_columns),
+        "base_url": f"{settings.PEEKR_PUBLIC_URL}/",  # configured, never the request's Host header
     }
     template = "traces/trace_list.html"
     if _wants_partial(request):
@@ -235,6 +225,11 @@ def _rows_shown(request: HttpRequest) -> int:
         return WATERFALL_ROWS
 
 
+def _badges(trace, rows) -> dict:
+    """What the apps above traces mark on these rows (evals' scores, insights' findings): traces.extensions."""
+    return extensions.span_badges(trace, [row.span for row in rows])
+
+
 @login_required
 @require_GET
 def trace_detail(request: HttpRequest, project_id: int, trace_id: str) -> HttpResponse:
@@ -246,17 +241,16 @@ def trace_detail(request: HttpRequest, project_id: int, trace_id: str) -> HttpRe
     waterfall = layout(selectors.waterfall_spans(trace=trace))
     span = _selected_span(request, project, trace, waterfall.rows)
     shown = _rows_shown(request)
-    findings = insight_selectors.trace_findings(trace=trace)  # insights: this trace's findings, one query
+    rows = waterfall.rows[:shown]
     context = {
         "trace": trace,
         "waterfall": waterfall,
-        "rows": waterfall.rows[:shown],
+        "rows": rows,
+        "badges": _badges(trace, rows),
         "next_offset": shown if len(waterfall.rows) > shown else None,
         "remaining": max(len(waterfall.rows) - shown, 0),
         "span": span,
         "selected_id": span.span_id if span else "",
-        "findings": findings,  # insights
-        "finding_marks": insight_selectors.finding_span_marks(findings),  # insights: span id -> finding numbers
         **_trace_urls(project_id, trace.trace_id),
     }
     return _page(request, "traces/trace_detail.html", context, membership)
@@ -277,13 +271,14 @@ def waterfall_rows(request: HttpRequest, project_id: int, trace_id: str) -> Http
         offset = WATERFALL_ROWS
     waterfall = layout(selectors.waterfall_spans(trace=trace))
     end = offset + WATERFALL_ROWS
+    rows = waterfall.rows[offset:end]
     context = {
         "trace": trace,
-        "rows": waterfall.rows[offset:end],
+        "rows": rows,
+        "badges": _badges(trace, rows),
         "next_offset": end if len(waterfall.rows) > end else None,
         "remaining": max(len(waterfall.rows) - end, 0),
         "selected_id": request.GET.get("span", ""),
-        "finding_marks": insight_selectors.trace_finding_marks(trace=trace),  # insights: one query
         **_trace_urls(project_id, trace.trace_id),
     }
     return _page(request, "traces/trace_detail.html#waterfall_rows", context, membership)
@@ -402,7 +397,7 @@ def keys(request: HttpRequest, project_id: int) -> HttpResponse:
         "keys": selectors.api_keys_list(project=project),
         "form": form,
         "new_key": new_key,
-        "base_url": request.build_absolute_uri("/"),
+        "base_url": f"{settings.PEEKR_PUBLIC_URL}/",  # configured, never the request's Host header
     }
     response = _page(request, "traces/keys.html", context, membership)
     if new_key:

@@ -68,9 +68,15 @@ async def run_judge(name: str, target: EvalTarget, config: EvalConfig, judge_con
             raise
 
 
-def judge_sync(name: str, target: EvalTarget, config: EvalConfig, judge_config: JudgeConfig) -> EvalResult:
-    """``run_judge`` in a fresh event loop, for the Celery worker (which has no loop running)."""
-    return asyncio.run(run_judge(name, target, config, judge_config))
+def judge_sync(
+    name: str, target: EvalTarget, config: EvalConfig, judge_config: JudgeConfig, *, deadline_s: float | None = None
+) -> EvalResult:
+    """``run_judge`` in a fresh event loop, for the Celery worker (which has no loop running). With
+    ``deadline_s`` the whole judgement (all its calls) is cut off then: TimeoutError."""
+    judgement = run_judge(name, target, config, judge_config)
+    if deadline_s is not None:
+        judgement = asyncio.wait_for(judgement, deadline_s)
+    return asyncio.run(judgement)
 
 
 def error_result(exc: JudgeError, judge_config: JudgeConfig | None = None) -> EvalResult:

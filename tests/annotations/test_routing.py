@@ -6,9 +6,8 @@ from annotations.tasks import route_trace
 from evals.evaluators.types import EvalResult
 from evals.models import Feedback, Score
 from evals.services import feedback_record, score_record
-from tests.annotations.helpers import agent_trace, make_queue
+from tests.annotations.helpers import make_queue
 from tests.base import make_trace
-from traces import services as trace_services
 from traces.models import Span, Trace
 
 
@@ -151,14 +150,11 @@ def test_invalid_routing_rules_are_refused_with_a_reason(project):
     assert not RoutingRule.objects.exists()
 
 
-@pytest.mark.django_db
-def test_the_completion_hook_is_registered_and_routes_through_the_task(project, monkeypatch):
-    assert services.on_trace_complete in trace_services.TRACE_COMPLETE_HOOKS
-    sent = []
-    monkeypatch.setattr(route_trace, "apply_async", lambda args, countdown: sent.append((args, countdown)))
-    trace = agent_trace(project)
-    services.on_trace_complete(trace.pk)
-    assert sent == [([trace.pk], services.ROUTE_DELAY_SECONDS)]
+def test_routing_is_the_pipelines_last_stage():
+    from traces.pipeline import STAGES
+
+    assert [s.name for s in STAGES][-1] == "route"
+    assert next(s for s in STAGES if s.name == "route").handler is services.traces_route
 
 
 @pytest.mark.django_db

@@ -109,3 +109,13 @@ def test_outsider_gets_404(client, project, golden, outsider):
     assert client.get(detail_url(project, golden)).status_code == 404
     assert client.get(reverse("annotations:golden_export", args=[project.pk, golden.pk, "jsonl"])).status_code == 404
     assert client.post(reverse("annotations:golden_set_list", args=[project.pk]), {"name": "x"}).status_code == 404
+
+
+def test_a_hostile_set_name_gives_a_safe_download_name(owner_client, project, golden):
+    GoldenSet.objects.filter(pk=golden.pk).update(name='refunds"\r\nX-Evil: 1; ../x')
+    url = reverse("annotations:golden_export", args=[project.pk, golden.pk, "jsonl"])
+    response = owner_client.get(url + "?version=1")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="refunds_X-Evil_1_.._x-v1.jsonl"'
+    assert "X-Evil" not in response.headers

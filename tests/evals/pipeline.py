@@ -6,7 +6,7 @@ import json
 import time
 
 from evals.services import eval_rule_create
-from tests.base import hex_id, make_raw_span
+from tests.base import hex_id, make_judge_connection, make_raw_span
 from traces.models import Trace
 from traces.services import spans_ingest
 
@@ -65,7 +65,7 @@ def judge_rule(project, judge, *, evaluators=("faithfulness",), sample_rate=1.0,
         evaluators=list(evaluators),
         filter={"kind": "llm"},
         sample_rate=sample_rate,
-        judge_base_url=judge.base_url,
+        judge_connection_id=make_judge_connection(project, judge.base_url).pk,
         judge_model=kw.pop("judge_model", "judge-model"),
         **kw,
     )

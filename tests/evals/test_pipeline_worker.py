@@ -11,12 +11,11 @@ import pytest
 
 from evals.models import Score
 from evals.services import judge_requeue_stale
+from tests.base import make_rubric_rule
 from tests.evals.pipeline import rag_trace
 from tests.fake_openai import FakeOpenAI
 from tests.otlp_payloads import fixture_bytes
 from traces.models import Trace
-
-RUBRIC = {"rubric": {"criteria": "Is the answer polite?", "scale": {"min": 1, "max": 5}, "pass_threshold": 4}}
 
 
 def slow_rubric_judge(delay: float) -> FakeOpenAI:
@@ -24,17 +23,7 @@ def slow_rubric_judge(delay: float) -> FakeOpenAI:
 
 
 def rubric_rule(project, judge):
-    from evals.services import eval_rule_create
-
-    return eval_rule_create(
-        project=project,
-        name="politeness",
-        evaluators=["rubric"],
-        filter={"kind": "llm"},
-        judge_base_url=judge.base_url,
-        judge_model="judge-model",
-        config=RUBRIC,
-    )
+    return make_rubric_rule(project, judge)
 
 
 def wait_for(predicate, timeout: float, what: str):

@@ -482,17 +482,11 @@ def test_the_waterfall_badges_evaluated_spans_and_the_span_detail_lists_the_clai
 
 
 def test_a_waterfall_row_badge_sums_up_its_scores():
-    from datetime import UTC, datetime
+    from evals.extensions import score_summary
 
-    from traces.selectors import SpanBar
-
-    def bar(scores):
-        now = datetime.now(UTC)
-        return SpanBar("s1", "", "chat", "llm", "m", now, now, 1.0, "ok", 1, 0.0, scores)
-
-    assert bar([]).score_summary is None
-    assert bar([{"evaluator": "faithfulness", "status": "skipped"}]).score_summary is None
-    pending = bar([{"evaluator": "faithfulness", "status": "pending"}]).score_summary
+    assert score_summary([]) is None
+    assert score_summary([{"evaluator": "faithfulness", "status": "skipped"}]) is None
+    pending = score_summary([{"evaluator": "faithfulness", "status": "pending"}])
     assert (pending["state"], pending["label"]) == ("pending", "…")
-    passed = bar([{"evaluator": "pii", "status": "done", "passed": True}] * 3).score_summary
+    passed = score_summary([{"evaluator": "pii", "status": "done", "passed": True}] * 3)
     assert (passed["state"], passed["label"], passed["title"]) == ("pass", "✓ 3", "3 evaluations")

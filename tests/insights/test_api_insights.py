@@ -131,7 +131,11 @@ def test_patch_refuses_regressed_and_other_projects(client, api_key, insights, o
     assert bad.status_code == 422
     _, other_key = other_project_and_key
     outsider = client.patch(url, {"status": "dismissed"}, content_type="application/json", headers=auth(other_key))
-    assert outsider.status_code == 404 and outsider.json() == {"detail": f"insight {insight.pk} not found"}
+    assert outsider.status_code == 404 and outsider.json() == {
+        "code": "not_found",
+        "detail": f"insight {insight.pk} not found",
+        "errors": [],
+    }
     insight.refresh_from_db()
     assert insight.status == "open"
 
@@ -162,4 +166,4 @@ def test_another_project_s_trace_is_404(client, project, other_project_and_key):
     _, other_key = other_project_and_key
     response = client.get(f"/api/v1/traces/{trace.trace_id}/insights", headers=auth(other_key))
     assert response.status_code == 404
-    assert response.json() == {"detail": f"trace {trace.trace_id} not found"}
+    assert response.json() == {"code": "not_found", "detail": f"trace {trace.trace_id} not found", "errors": []}

@@ -80,11 +80,11 @@ def test_a_user_reads_the_insights_and_the_trace_they_point_at(live_server, owne
         page.wait_for_selector(f"#{loop_id}[data-status=dismissed]")
         page.select_option("select[name=status]", "dismissed")
         page.wait_for_url(re.compile(r"status=dismissed"))
-        page.wait_for_function("document.querySelectorAll('.insight-card').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('.insight-card').length === 1")
 
         # The trace page: the finding above the waterfall, its two calls marked in it.
         page.select_option("select[name=status]", "active")
-        page.wait_for_function(f"!!document.querySelector('#insight-{triage.insight_id}')")
+        page.wait_for_function(f"() => !!document.querySelector('#insight-{triage.insight_id}')")
         page.locator(f"#insight-{triage.insight_id} .ic-examples a").first.click()
         page.wait_for_url(re.compile(triage.trace.trace_id))
         finding = page.locator(".finding[data-detector=sequential_execution]")
@@ -100,14 +100,16 @@ def test_a_user_reads_the_insights_and_the_trace_they_point_at(live_server, owne
         finding.locator(".finding-fix summary").click()  # the fix folds away, leaving the waterfall in view
         copy = finding.locator(".fix-after .copy").first
         copy.click()
-        page.wait_for_function("document.querySelector('.finding .fix-after .copy').textContent === 'Copied'")
+        page.wait_for_function("() => document.querySelector('.finding .fix-after .copy').textContent === 'Copied'")
         screenshot(page, "trace_findings.png", full_page=True)
 
         # Dashboards: every chart loads as a partial; the demo sets no prompt version, and that chart says so.
         page.click("nav.tabs-nav a:has-text('Dashboards')")
         page.wait_for_url(re.compile(rf"/p/{project.pk}/dashboards$"))
-        page.wait_for_function("document.querySelectorAll('.chart-loading').length === 0", timeout=20_000)
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 9", timeout=20_000)
+        page.wait_for_function("() => document.querySelectorAll('.chart-loading').length === 0", timeout=20_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 9", timeout=20_000
+        )
         assert (
             page.locator(".chart-empty[data-chart=prompts]")
             .inner_text()

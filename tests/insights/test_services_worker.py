@@ -1,5 +1,5 @@
-"""In the real Celery worker: ingestion settles the trace, the completion hook enqueues insights.trace_detect,
-and its findings are stored."""
+"""In the real Celery worker: ingestion settles the trace, the pipeline runs its detection stage, and its
+findings are stored."""
 
 import time
 
@@ -7,13 +7,13 @@ import pytest
 
 from insights.models import Finding, Insight
 from tests.insights.stored import sequential_trace
-from traces import services as trace_services
 
 
-def test_the_completion_hook_is_registered():
-    from insights.services import on_trace_complete
+def test_detection_is_a_pipeline_stage_registered_once():
+    from insights.services import traces_detect
+    from traces.pipeline import STAGES
 
-    assert trace_services.TRACE_COMPLETE_HOOKS.count(on_trace_complete) == 1
+    assert [s.handler for s in STAGES].count(traces_detect) == 1
 
 
 @pytest.mark.worker

@@ -1,6 +1,7 @@
 """Dashboards (/p/<id>/dashboards): a page of chart slots, each chart an htmx partial drawn by the locally served
 plotly.js; a chart with no data says so. Plus the aggregates behind them."""
 
+import json
 import re
 import time
 from datetime import timedelta
@@ -104,7 +105,9 @@ def test_every_chart_draws_its_figure_as_a_partial(owner_client, project, traffi
     html = response.content.decode()
     assert "<html" not in html
     assert f'<div class="chart" data-chart="{name}">' in html
-    assert "Plotly.newPlot" in html
+    assert f'<div class="plotly-figure" data-figure="figure-{name}">' in html  # drawn by static/js/charts.js
+    figure = re.search(rf'<script id="figure-{name}" type="application/json">(.*?)</script>', html, re.S)
+    assert json.loads(figure.group(1))["data"]
     assert "<script src" not in html and "cdn.plot.ly" not in html  # plotly.js comes from the page, once
 
 
@@ -113,7 +116,7 @@ def test_a_chart_without_data_says_so(owner_client, project, name):
     html = owner_client.get(chart_url(project, name, "1h"), headers=HTMX).content.decode()
     assert f'<p class="chart-empty" data-chart="{name}">' in html
     assert "the last hour" in html
-    assert "Plotly.newPlot" not in html
+    assert "data-figure" not in html
 
 
 def test_breakdowns_and_series_count_what_is_in_the_range(project, traffic):

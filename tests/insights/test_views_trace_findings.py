@@ -1,5 +1,6 @@
-"""The trace page lists the trace's findings (title, message, saving, fix with Copy buttons) above the waterfall
-and marks their spans' rows; the waterfall's next rows are marked too."""
+"""The trace page loads the trace's findings (title, message, saving, fix with Copy buttons) above the waterfall
+from insights (an htmx partial; a page without htmx) and marks their spans' rows, through traces.extensions; the
+waterfall's next rows are marked too."""
 
 import re
 
@@ -17,6 +18,10 @@ def trace_url(project, trace):
     return reverse("traces:trace_detail", args=[project.pk, trace.trace_id])
 
 
+def findings_url(project, trace):
+    return reverse("insights:trace_findings", args=[project.pk, trace.trace_id])
+
+
 def marked_rows(html: str) -> list[str]:
     return re.findall(r'<a class="wf-row[^"]* has-finding[^"]*" href="\?span=([0-9a-f]+)"', html)
 
@@ -27,7 +32,13 @@ def test_the_trace_page_shows_its_findings_and_marks_their_spans(owner_client, p
     calls = list(Span.objects.filter(trace=trace, kind="llm").order_by("start_time").values_list("span_id", flat=True))
 
     html = owner_client.get(trace_url(project, trace)).content.decode()
+    assert f'hx-get="{findings_url(project, trace)}" hx-trigger="load"' in html
+    assert marked_rows(html) == calls
+    assert html.count('<span class="wf-finding"') == 2
+    assert '<span class="wf-finding" title="In insight 1 of this trace">⚑ 1</span>' in html
 
+    html = owner_client.get(findings_url(project, trace), headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in html
     assert '<section class="trace-findings"' in html
     assert 'data-detector="sequential_execution"' in html
     assert "Sequential execution of &quot;chat.completions&quot;" in html
@@ -37,8 +48,6 @@ def test_the_trace_page_shows_its_findings_and_marks_their_spans(owner_client, p
     )
     assert "saves 4.80 s" in html
     assert html.count('<button type="button" class="copy" data-copy="#fix-') >= 2  # before and after
-    assert marked_rows(html) == calls
-    assert html.count('<span class="wf-finding"') == 2
     insight = trace.findings.get().insight
     assert reverse("insights:insight_detail", args=[project.pk, insight.pk]) in html
 
@@ -46,8 +55,25 @@ def test_the_trace_page_shows_its_findings_and_marks_their_spans(owner_client, p
 def test_a_trace_without_findings_has_no_section(owner_client, project):
     trace = quiet_trace(project)
     services.trace_detect(trace_pk=trace.pk)
-    html = owner_client.get(trace_url(project, trace)).content.decode()
-    assert "trace-findings" not in html and not marked_rows(html)
+    assert not marked_rows(owner_client.get(trace_url(project, trace)).content.decode())
+    partial = owner_client.get(findings_url(project, trace), headers={"HX-Request": "true"})
+    assert partial.status_code == 200 and partial.content.decode().strip() == ""
+
+
+def test_without_htmx_the_findings_are_a_page_of_their_own(owner_client, project):
+    trace = sequential_trace(project)
+    services.trace_detect(trace_pk=trace.pk)
+    html = owner_client.get(findings_url(project, trace)).content.decode()
+    assert "<html" in html and '<section class="trace-findings"' in html
+    assert reverse("traces:trace_detail", args=[project.pk, trace.trace_id]) in html
+
+
+def test_outsiders_get_404_on_the_findings(client, outsider, project):
+    trace = sequential_trace(project)
+    services.trace_detect(trace_pk=trace.pk)
+    client.force_login(outsider)
+    assert client.get(findings_url(project, trace), headers={"HX-Request": "true"}).status_code == 404
+    assert client.get(findings_url(project, trace)).status_code == 404
 
 
 def test_the_next_rows_partial_marks_spans_too(owner_client, project):
@@ -58,9 +84,12 @@ def test_the_next_rows_partial_marks_spans_too(owner_client, project):
     assert len(marked_rows(html)) == 2
 
 
-def test_the_page_reads_the_findings_in_one_query(owner_client, project, django_assert_max_num_queries):
+def test_the_page_and_its_findings_read_them_in_one_query_each(owner_client, project, django_assert_max_num_queries):
     trace = sequential_trace(project)
     services.trace_detect(trace_pk=trace.pk)
-    # session, user, membership, trace, spans, the open span, the findings, the project switcher
+    # session, user, membership, trace, spans, the open span, the findings (their marks), the project switcher
     with django_assert_max_num_queries(8):
         owner_client.get(trace_url(project, trace))
+    # session, user, membership + project, trace, the findings with their insights
+    with django_assert_max_num_queries(5):
+        owner_client.get(findings_url(project, trace), headers={"HX-Request": "true"})

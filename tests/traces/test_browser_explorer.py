@@ -93,12 +93,12 @@ def test_a_user_explores_a_trace(live_server, owner, explorer_data):
         page.fill("input[name=name]", "earlier")
         page.click("form.filters button[type=submit]")
         page.wait_for_url(re.compile(r"name=earlier"))
-        page.wait_for_function("document.querySelectorAll('tr.trace-row').length === 6")
+        page.wait_for_function("() => document.querySelectorAll('tr.trace-row').length === 6")
         page.click("form.filters a:has-text('Clear')")
-        page.wait_for_function("document.querySelectorAll('tr.trace-row').length === 7")
+        page.wait_for_function("() => document.querySelectorAll('tr.trace-row').length === 7")
         page.select_option("select[name=status]", "error")  # a select applies at once, no button
         page.wait_for_url(re.compile(r"status=error"))
-        page.wait_for_function("document.querySelectorAll('tr.trace-row').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('tr.trace-row').length === 1")
 
         # Open the trace: the root's detail is open beside the waterfall.
         page.click("a.trace-name:has-text('answer question')")

@@ -4,6 +4,7 @@ import re
 import time
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from tests.base import hex_id, llm_attributes, make_project, make_raw_span, make_trace
@@ -201,7 +202,7 @@ def test_an_empty_project_explains_how_to_send_the_first_trace(owner_client, pro
     response = owner_client.get(list_url(project))
     html = response.content.decode()
     assert "Send your first trace" in html
-    assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://testserver/" in html
+    assert f"OTEL_EXPORTER_OTLP_ENDPOINT={settings.PEEKR_PUBLIC_URL}/" in html  # configured, not the Host header
     assert 'OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer &lt;your key&gt;"' in html
     assert reverse("traces:keys", args=[project.pk]) in html
     assert "OTLPSpanExporter" in html and "peekr.instrument(exporter=HTTPExporter(" in html

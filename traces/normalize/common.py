@@ -13,6 +13,7 @@ from typing import Any
 from traces.normalize.types import RawSpan
 
 _JSON_START = frozenset('[{"')
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def parse_json(value: Any) -> Any:
@@ -24,11 +25,17 @@ def parse_json(value: Any) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser recurses: not data we can read
         return None
 
 
 def as_int(value: Any) -> int | None:
+    """An integer within int64 (token counts, indexes), or None."""
+    number = _as_int(value)
+    return number if number is not None and _INT64_MIN <= number <= _INT64_MAX else None
+
+
+def _as_int(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -51,7 +58,10 @@ def as_float(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int past the largest float
+            return None
     elif isinstance(value, str):
         try:
             number = float(value.strip())

@@ -36,6 +36,16 @@ from traces.normalize.common import (
     parse_json,
 )
 from traces.normalize.types import RawSpan
+from traces.sanitize import (
+    MAX_TIME_NS,
+    MIN_TIME_NS,
+    Limits,
+    RequestTooLarge,
+    clean_span,
+    clean_text,
+    limits_from_settings,
+    load_json,
+)
 
 NAME = "peekr"
 
@@ -110,12 +120,47 @@ def _time_ns(value: Any, what: str) -> int:
         raise ValueError(f"{what} must be a number of seconds since the epoch, got {type(value).__name__}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be a positive number of seconds since the epoch")
+    if not MIN_TIME_NS <= value * 1e9 <= MAX_TIME_NS:  # before round(): 1e303 * 10**6 is no number
+        raise ValueError(
+            f"{what} {value!r} seconds since the epoch is out of range (2000-01-01 .. 2262-04-11): "
+            "is it in milliseconds? The Peekr SDK sends seconds"
+        )
     # time.time() has microsecond resolution: keep that, not the float's noise below it.
     return round(value * 1_000_000) * 1000
 
 
-def raw_from_peekr_json(item: Any) -> RawSpan:
-    """One element of the SDK's ``{"spans": [...]}`` body as a RawSpan; ValueError(reason) when invalid.
+def decode_spans_request(body: bytes, limits: Limits | None = None) -> tuple[list[RawSpan], list[dict[str, Any]]]:
+    """The SDK's ``{"spans": [...]}`` body: the valid spans, cleaned and bounded, and {index, span_id, reason} for
+    the others. ValueError when the body is not such an object; RequestTooLarge when it is over a limit."""
+    limits = limits or limits_from_settings()
+    if len(body) > limits.max_decoded_bytes:
+        raise RequestTooLarge(
+            f"the decompressed body of {len(body)} bytes is over the {limits.max_decoded_bytes}-byte limit "
+            "(PEEKR_MAX_DECODED_MB): send smaller batches"
+        )
+    payload = load_json(body)
+    items = payload.get("spans") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise ValueError('body must be a JSON object {"spans": [...]}')
+    if len(items) > limits.max_spans_per_request:
+        raise RequestTooLarge(
+            f"the request holds {len(items)} spans, over the limit of {limits.max_spans_per_request} "
+            "(PEEKR_MAX_SPANS_PER_REQUEST): send smaller batches"
+        )
+    raws, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            raws.append(raw_from_peekr_json(item, limits))
+        except ValueError as exc:
+            span_id = item.get("span_id") if isinstance(item, dict) else None
+            shown = clean_text(span_id[:64]) if isinstance(span_id, str) else None
+            rejected.append({"index": index, "span_id": shown, "reason": clean_text(str(exc))})
+    return raws, rejected
+
+
+def raw_from_peekr_json(item: Any, limits: Limits = Limits()) -> RawSpan:  # noqa: B008 (frozen)
+    """One element of the SDK's ``{"spans": [...]}`` body as a RawSpan, cleaned and bounded by traces.sanitize;
+    ValueError(reason) when invalid.
 
     ``tenant_id`` and ``retention_class`` are kept as the attributes ``peekr.tenant_id`` and
     ``peekr.retention_class``.
@@ -153,7 +198,7 @@ def raw_from_peekr_json(item: Any) -> RawSpan:
         message_text = as_text(attributes.get("error"))
     else:
         message_text = ""
-    return RawSpan(
+    raw = RawSpan(
         trace_id=trace_id,
         span_id=span_id,
         name=name,
@@ -167,6 +212,10 @@ def raw_from_peekr_json(item: Any) -> RawSpan:
         scope_name="peekr",
         source="peekr",
     )
+    cleaned = clean_span(raw, limits)
+    if isinstance(cleaned, str):
+        raise ValueError(cleaned)
+    return cleaned
 
 
 def _score(evaluator: str, value: Any, details: Any = None) -> dict[str, Any]:

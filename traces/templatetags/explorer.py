@@ -16,6 +16,15 @@ register = template.Library()
 
 
 @register.filter
+def at(mapping: Any, key: Any) -> Any:
+    """mapping[key], or an empty list when missing: e.g. the badges the apps above traces put on a waterfall row."""
+    try:
+        return mapping.get(key, [])
+    except AttributeError:
+        return []
+
+
+@register.filter
 def duration(ms: float | None) -> str:
     return format_ms(ms)
 

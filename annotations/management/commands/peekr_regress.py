@@ -1,5 +1,6 @@
 """Replay a golden set against a candidate and fail the build on a regression (exit 1; 2 on usage errors)."""
 
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -44,6 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--request-template", default="", help="JSON body, or @file; {{input}} {{messages}}...")
         parser.add_argument("--response-path", default="", help="dotted path to the answer, e.g. data.answer")
         parser.add_argument("--judge-base-url", default="", help="default: PEEKR_JUDGE_BASE_URL")
+        parser.add_argument(
+            "--judge-api-key",
+            default=os.environ.get("PEEKR_REGRESS_JUDGE_API_KEY", ""),
+            help="the key for --judge-base-url (default: PEEKR_REGRESS_JUDGE_API_KEY; PEEKR_JUDGE_API_KEY is sent "
+            "only to PEEKR_JUDGE_BASE_URL)",
+        )
         parser.add_argument("--judge-model", default="", help="default: PEEKR_JUDGE_MODEL")
         parser.add_argument("--strict-judges", action="store_true", help="uncalibrated judges block too")
         parser.add_argument("--junit", default="peekr-regress.xml", help="JUnit XML path (default: %(default)s)")
@@ -51,7 +58,6 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=60.0)
 
     def handle(self, *args, **o):
-        import os
 
         from evals.judge_client import JudgeConfig
 
@@ -88,7 +94,10 @@ class Command(BaseCommand):
         if judge_url and judge_model:
             if candidate.model and judge_model.lower() == candidate.model.lower():
                 raise CommandError("the judge model may not judge its own output: pick another", returncode=2)
-            judge = JudgeConfig(base_url=judge_url, api_key=settings.PEEKR_JUDGE_API_KEY or "none", model=judge_model)
+            # The operator's key goes to the operator's URL only; another URL gets --judge-api-key or no key.
+            operator_url = judge_url == settings.PEEKR_JUDGE_BASE_URL
+            key = o["judge_api_key"] or (settings.PEEKR_JUDGE_API_KEY if operator_url else "")
+            judge = JudgeConfig(base_url=judge_url, api_key=key or "none", model=judge_model)
         thresholds, blocking = selectors.gate_settings(project=golden_set.project)
         try:
             run = services.regression_run_execute(

@@ -1,0 +1,27 @@
+"""What annotations adds to traces' commands, through traces.extensions (registered in ready()): the demo
+project's review queue, made by peekr_setup with the project."""
+
+from __future__ import annotations
+
+from annotations.models import RoutingRule
+from annotations.services import queue_create, routing_rule_create
+from traces import extensions
+
+DEMO_QUEUE = "Flagged by Peekr"
+
+
+def demo_queue_create(project) -> None:
+    """A review queue for the demo project, so that its flagged traffic has somewhere to go: failing rules,
+    thumbs-down and detector findings are routed to it. Made once, with the project (a user may delete it)."""
+    queue = queue_create(
+        project=project,
+        name=DEMO_QUEUE,
+        description="Traces a rule failed on, a user gave a thumbs down, or a detector found a problem in.",
+        score_configs=[{"name": "correct", "type": "boolean"}],
+    )
+    for kind in (RoutingRule.Kind.FAILING_RULE, RoutingRule.Kind.THUMBS_DOWN, RoutingRule.Kind.FINDING):
+        routing_rule_create(queue=queue, kind=kind)
+
+
+def register() -> None:
+    extensions.demo_project_hook_register(demo_queue_create)

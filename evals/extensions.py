@@ -1,0 +1,84 @@
+"""What evals adds to the trace explorer and the receivers, through traces.extensions (registered in ready()).
+
+- a score badge on each evaluated span's waterfall row, read from the span's own eval_scores (no query);
+- the trace list's Scores column (counts in the list's one query) and its score filters (a subquery);
+- ?evaluate=sync on the receivers.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from evals.selectors import scores_for_traces, trace_pks_matching_scores, trace_score_annotations
+from evals.services import evaluator_names, trace_evaluate_sync
+from traces import extensions
+from traces.extensions import Badge, TraceListColumn, TraceListFilter
+
+
+def score_summary(eval_scores: list | None) -> dict | None:
+    """A waterfall row's evaluation badge (state fail/error/pass/pending, label, title); None when nothing ran."""
+    rows = [s for s in eval_scores or [] if isinstance(s, dict) and s.get("status") != "skipped"]
+    if not rows:
+        return None
+    failed = [s.get("evaluator", "") for s in rows if s.get("status") == "done" and s.get("passed") is False]
+    errors = [s.get("evaluator", "") for s in rows if s.get("status") == "error"]
+    done = sum(1 for s in rows if s.get("status") == "done")
+    if failed:
+        state, label = "fail", f"✗ {len(failed)}"
+    elif errors:
+        state, label = "error", f"! {len(errors)}"
+    elif done:
+        state, label = "pass", f"✓ {done}"
+    else:
+        state, label = "pending", "…"
+    title = f"{len(rows)} evaluation{'s' if len(rows) != 1 else ''}"
+    if failed or errors:
+        title += "; not passed: " + ", ".join(failed + errors)
+    return {"state": state, "label": label, "title": title}
+
+
+def span_score_badges(trace, spans: list) -> dict[str, list[Badge]]:
+    """The waterfall's score badges: the spans carry their scores (Span.eval_scores, written back by evaluation)."""
+    badges = {}
+    for span in spans:
+        summary = score_summary(span.eval_scores)
+        if summary:
+            badges[span.span_id] = [Badge(f"wf-score {summary['state']}", summary["label"], summary["title"])]
+    return badges
+
+
+def _score_fields() -> dict:
+    return {
+        "evaluator": forms.ChoiceField(
+            required=False, choices=[("", "Any evaluator")] + [(n, n) for n in evaluator_names()]
+        ),
+        "failed": forms.BooleanField(required=False, label="Failed only"),
+        "score_below": forms.FloatField(
+            required=False, widget=forms.NumberInput(attrs={"placeholder": "Score below", "step": "any"})
+        ),
+    }
+
+
+def _score_matching(*, project, data: dict):
+    """Traces with one done score meeting every given condition, as a subquery; None when no condition is set."""
+    evaluator, failed, below = data.get("evaluator") or "", bool(data.get("failed")), data.get("score_below")
+    if not (evaluator or failed or below is not None):
+        return None
+    return trace_pks_matching_scores(project=project, evaluator=evaluator, failed=failed, below=below)
+
+
+def evaluate_now(trace_pks: list[int]) -> list[dict]:
+    """?evaluate=sync: evaluate the traces now (within a bounded time, see trace_evaluate_sync); their scores."""
+    trace_evaluate_sync(trace_pks=trace_pks)
+    return scores_for_traces(trace_pks=trace_pks)
+
+
+def register() -> None:
+    extensions.span_decorator_register(span_score_badges, order=10)
+    extensions.trace_list_column_register(
+        TraceListColumn("scores", "Scores", trace_score_annotations, "evals/_trace_list_scores.html")
+    )
+    extensions.trace_list_filter_register(
+        TraceListFilter("scores", _score_fields, _score_matching, "evals/_trace_list_filters.html")
+    )
+    extensions.sync_evaluator_register(evaluate_now)
