@@ -165,14 +165,15 @@ def routing_rule_create(*, queue: Queue, kind: str, params: dict | None = None, 
     return RoutingRule.objects.create(queue=queue, kind=kind, params=params, active=active)
 
 
-def _routable_scores(scores):
+def _routable_scores(scores) -> list[dict]:
+    """Done rule and judge scores. Filtered here, not in SQL: with a status condition PostgreSQL may pick the
+    (project, evaluator, status) index over the trace index when its statistics lag (autovacuum off, or a
+    table growing faster than it analyses), and scan every score of the project."""
     from evals.models import Score
 
-    return (
-        scores.filter(status=Score.Status.DONE)
-        .exclude(source__in=(Score.Source.FEEDBACK, Score.Source.HUMAN))
-        .values("trace_id", "evaluator", "value", "passed", "source", "span_id")
-    )
+    rows = scores.values("trace_id", "evaluator", "value", "passed", "source", "span_id", "status")
+    skip = (Score.Source.FEEDBACK, Score.Source.HUMAN)
+    return [r for r in rows if r.pop("status") == Score.Status.DONE and r["source"] not in skip]
 
 
 def _trace_findings(trace: Trace) -> list:

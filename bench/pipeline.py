@@ -143,6 +143,7 @@ def make_run_shape(app_root: Path):
         return supervise, False
     spec = importlib.util.spec_from_file_location("supervise_under_test", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module, hasattr(module, "judge_worker_argv")
 
@@ -394,7 +395,7 @@ def trace_rows(project_pk: int, mode: str, markers: dict) -> list[dict]:
 
     fields = ["pk", "completed_at", "last_span_at"]
     fields += list(markers.values()) if mode == "columns" else ["stages_done", "processed_at"] if mode == "bits" else []
-    return list(Trace.objects.filter(project_id=project_pk).values(*fields))
+    return list(Trace.objects.filter(project_id=project_pk, is_internal=False).values(*fields))  # not judge calls
 
 
 def stage_times(row: dict, mode: str, markers: dict, log: TaskLog) -> dict[str, float | None]:
@@ -552,7 +553,7 @@ def run_load(label: str, rate: float, duration: float, args, ctx: dict, judge_ur
     res.worker_cpu_s = cpu.total.get("worker", 0.0) - cpu0.get("worker", 0.0)
     res.web_cpu_s = cpu.total.get("web", 0.0) - cpu0.get("web", 0.0)
     res.per_task = {k: list(v) for k, v in log.per_task.items()}
-    res.stored_spans = Span.objects.filter(project_id=project.pk).count()
+    res.stored_spans = Span.objects.filter(project_id=project.pk, trace__is_internal=False).count()
     res.healthz = healthz(ctx["port"])
     final_figures(res, project.pk, mode, markers, log)
     return res
@@ -732,6 +733,13 @@ def parse_args():
     p.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="a Redis db of its own, flushed")
     p.add_argument("--app-root", type=Path, default=ROOT, help="the code to run (default: this tree)")
     p.add_argument("--keep-logs", action="store_true", help="keep the temporary directory (process logs)")
+    p.add_argument(
+        "--analyze-every",
+        type=float,
+        default=60,
+        help="s between VACUUM ANALYZE runs when the "
+        "server's autovacuum is off (it is on this machine; production keeps it on); 0: never",
+    )
     return p.parse_args()
 
 
@@ -740,6 +748,41 @@ def use_app_root(app_root: Path) -> None:
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
     sys.path.insert(0, str(app_root))
     os.chdir(app_root)  # celery's Django fixup puts the working directory first on sys.path
+
+
+class Autovacuum:
+    """What the server's autovacuum would do, when it is off (as on these machines): every ``every`` s, VACUUM
+    ANALYZE the tables the pipeline rewrites. Without it the statistics stay those of an empty database and
+    PostgreSQL plans lookups on the wrong indexes as the tables grow, which no production server sees."""
+
+    TABLES = ("traces_trace", "traces_span", "evals_score", "insights_finding", "insights_insight",
+              "annotations_queueitem")  # fmt: skip
+
+    def __init__(self, url: str, every: float):
+        import psycopg
+
+        with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+            self.on = conn.execute("SHOW autovacuum").fetchone()[0] == "on"
+        self.url, self.every, self.runs = url, every, 0
+        if not self.on and every > 0:
+            threading.Thread(target=self.loop, daemon=True).start()
+        print(
+            f"server autovacuum: {'on' if self.on else 'off'}"
+            + ("" if self.on or every <= 0 else f"; the bench runs VACUUM ANALYZE every {every:g} s"),
+            flush=True,
+        )
+
+    def loop(self) -> None:
+        import psycopg
+
+        while True:
+            time.sleep(self.every)
+            try:
+                with psycopg.connect(self.url.replace("postgres://", "postgresql://"), autocommit=True) as conn:
+                    conn.execute(f"VACUUM (ANALYZE) {', '.join(self.TABLES)}")
+                self.runs += 1
+            except Exception as exc:  # noqa: BLE001 - the database may be gone at the end of the run
+                print(f"  (VACUUM ANALYZE failed: {exc})", flush=True)
 
 
 def main() -> None:
@@ -787,6 +830,7 @@ def main() -> None:
             "sessions": lambda: {"worker": [w.proc.pid for w in workers], "web": [web.proc.pid]},
         }  # fmt: skip
         wait_ready(app, web, workers, port)
+        ctx["vacuum"] = Autovacuum(args.database_url, args.analyze_every)
         warm(app, ctx, args)
         print(f"load average before: {os.getloadavg()}; stages read from: {ctx['mode'][0]}", flush=True)
         if args.step_search:

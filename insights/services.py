@@ -230,11 +230,6 @@ def load_span_rows(*, trace_pk: int) -> list[dict]:
 EXISTING_FIELDS = ("pk", "signature", "insight_id", "project_id", "saving_ms", "saving_usd", "digest")
 
 
-def _existing(trace_pk: int) -> dict[str, dict]:
-    rows = Finding.objects.filter(trace_id=trace_pk).values(*EXISTING_FIELDS)
-    return {r["signature"]: r for r in rows}
-
-
 def _unchanged(existing: Mapping[str, dict], new: Mapping[str, dict]) -> bool:
     return existing.keys() == new.keys() and all(existing[sig]["digest"] == v["digest"] for sig, v in new.items())
 
@@ -254,53 +249,75 @@ def traces_detect(trace_pks: list[int]) -> int:
     existing_of: dict[int, dict[str, dict]] = {pk: {} for pk in trace_pks}
     for row in Finding.objects.filter(trace_id__in=trace_pks).values("trace_id", *EXISTING_FIELDS):
         existing_of[row.pop("trace_id")][row["signature"]] = row
-    total = 0
+    total, changed = 0, []
     for pk in trace_pks:
         found, facts = detect_rows(rows_of[pk])
         new = {v["signature"]: v for v in found}
         total += len(new)
         if not _unchanged(existing_of[pk], new):
-            _findings_store(pk, new, facts)
+            changed.append((pk, new, facts))
+    if changed:
+        _findings_store(changed)
     return total
 
 
-def _findings_store(trace_pk: int, new: dict[str, dict], facts: dict[str, Any]) -> None:
-    """Write one trace's changed findings and move its insights' counters by the difference."""
+def _findings_store(changed: list[tuple[int, dict[str, dict], dict[str, Any]]]) -> None:
+    """Write the changed findings of a batch's traces and move their insights' counters by the difference, in ONE
+    transaction: the traces' rows locked in pk order (runs of one trace queue there, so each computes its deltas
+    from what the previous one stored), their findings re-read under that lock, each project's insights locked
+    once in signature order, then one upsert, one delete and one counters update for the whole batch. (Per
+    trace, two workers took turns on the same hot insight rows for every trace.)"""
     with transaction.atomic():
-        # Runs of one trace queue on its row, so each computes its deltas from what the previous one stored.
-        trace_id = Trace.objects.select_for_update().filter(pk=trace_pk).values_list("trace_id", flat=True).first()
-        if trace_id is None:
-            return  # deleted meanwhile
-        existing = _existing(trace_pk)
-        if _unchanged(existing, new):
-            return
-        # Findings to write come with their project; findings to remove carry theirs.
-        project_id = facts.get("project_id") or next(iter(existing.values()))["project_id"]
-        insights = _insights_locked(project_id, sorted(new.keys() | existing.keys()), new)
-        now = timezone.now()
-        for sig, insight in insights.items():
-            old, cur = existing.get(sig), new.get(sig)
-            if old is not None:
-                insight.count -= 1
-                insight.total_saving_ms -= old["saving_ms"]
-                insight.total_saving_usd -= old["saving_usd"]
-                insight.examples = [e for e in insight.examples if e["trace_id"] != trace_id]
-            if cur is not None:
-                insight.count += 1
-                insight.total_saving_ms += cur["saving_ms"]
-                insight.total_saving_usd += cur["saving_usd"]
-                _seen(insight, cur, now)
-                insight.examples = with_example(insight.examples, trace_id, cur)
-        findings_upsert(
-            [
-                {"project_id": project_id, "trace_id": trace_pk, "insight_id": insights[sig].pk, **values}
-                for sig, values in new.items()
-            ]
+        pks = sorted(pk for pk, _, _ in changed)
+        trace_ids = dict(
+            Trace.objects.select_for_update().filter(pk__in=pks).order_by("pk").values_list("pk", "trace_id")
         )
-        gone = [old["pk"] for sig, old in existing.items() if sig not in new]
+        existing_of: dict[int, dict[str, dict]] = {pk: {} for pk in pks}
+        for row in Finding.objects.filter(trace_id__in=pks).values("trace_id", *EXISTING_FIELDS):
+            existing_of[row.pop("trace_id")][row["signature"]] = row
+        by_project: dict[int, list] = {}
+        for pk, new, facts in changed:
+            existing = existing_of[pk]
+            if pk not in trace_ids or _unchanged(existing, new):  # deleted, or another run got there first
+                continue
+            # Findings to write come with their project; findings to remove carry theirs.
+            project_id = facts.get("project_id") or next(iter(existing.values()))["project_id"]
+            by_project.setdefault(project_id, []).append((pk, new, existing))
+        rows, gone, touched = [], [], []
+        now = timezone.now()
+        for project_id, items in sorted(by_project.items()):
+            wanted = {sig: values for _, new, _ in items for sig, values in new.items()}
+            signatures = sorted(wanted.keys() | {sig for _, _, existing in items for sig in existing})
+            insights = _insights_locked(project_id, signatures, wanted)
+            for pk, new, existing in items:
+                _move_counters(insights, trace_ids[pk], existing, new, now)
+                rows += [
+                    {"project_id": project_id, "trace_id": pk, "insight_id": insights[sig].pk, **values}
+                    for sig, values in new.items()
+                ]
+                gone += [old["pk"] for sig, old in existing.items() if sig not in new]
+            touched += insights.values()
+        findings_upsert(rows)
         if gone:
             Finding.objects.filter(pk__in=gone).delete()
-        insights_save_counters(list(insights.values()))
+        insights_save_counters(touched)
+
+
+def _move_counters(insights: dict[str, Insight], trace_id: str, existing: dict, new: dict, now: datetime) -> None:
+    """One trace's findings went from ``existing`` to ``new``: move its insights' counters by the difference."""
+    for sig in existing.keys() | new.keys():
+        insight, old, cur = insights[sig], existing.get(sig), new.get(sig)
+        if old is not None:
+            insight.count -= 1
+            insight.total_saving_ms -= old["saving_ms"]
+            insight.total_saving_usd -= old["saving_usd"]
+            insight.examples = [e for e in insight.examples if e["trace_id"] != trace_id]
+        if cur is not None:
+            insight.count += 1
+            insight.total_saving_ms += cur["saving_ms"]
+            insight.total_saving_usd += cur["saving_usd"]
+            _seen(insight, cur, now)
+            insight.examples = with_example(insight.examples, trace_id, cur)
 
 
 def _insights_locked(project_id: int, signatures: list[str], new: Mapping[str, dict]) -> dict[str, Insight]:

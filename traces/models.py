@@ -169,6 +169,9 @@ class Span(models.Model):
     resource = models.JSONField(default=dict, blank=True)
     scope = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # Set by the PostgreSQL upsert when a re-sent span id arrives under another trace: the trace it left, so that
+    # trace's aggregates are recomputed too (returned by the same statement; NULL otherwise).
+    moved_from = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "span_id"], name="span_unique")]

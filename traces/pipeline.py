@@ -2,11 +2,11 @@
 
     ingest -> on_commit traces.trace_settle(trace pks)        (one task per ingested batch, after the quiet period)
       worker: services.traces_settle                          complete the quiet ones in three queries
-        -> traces.pipeline_run(completed pks)                 ONE task per settled batch
+        -> pipeline_run(completed pks), in the same task      (no second message queued behind other work)
              every registered Stage, in order, over the batch: evaluation (rules, judge scores to create),
              detectors, routing; a stage runs on a trace only once the stages before it are done, so routing
-             reads the scores and findings of this completion. Each stage sets its bit in Trace.stages_done
-             for the traces it processed; processed_at is set once every bit is.
+             reads the scores and findings of this completion. The bits of the stages that ran are added to
+             Trace.stages_done at the end of the batch; processed_at is set once every bit is.
       beat: traces.pipeline_sweep                             completed traces a stage has not processed within
                                                               PEEKR_PIPELINE_SWEEP_AFTER_SECONDS (a message lost with
                                                               the broker, a worker killed mid-batch, a deploy)
@@ -71,9 +71,19 @@ def all_stages_mask() -> int:
 
 
 def pipeline_run(*, trace_pks: list[int]) -> dict[str, int]:
-    """Run every stage a completed trace still needs, in order, over the batch. Returns traces run per stage."""
-    done = dict(Trace.objects.filter(pk__in=trace_pks, completed_at__isnull=False).values_list("pk", "stages_done"))
+    """Run every stage a completed trace still needs, in order, over the batch. Returns traces run per stage.
+
+    The stages' bits are written at the end, with processed_at, in one UPDATE per outcome (one in the usual
+    case where every stage ran on every trace): a trace row rewritten once per stage left PostgreSQL four dead
+    row versions per trace to vacuum. A worker killed before that write leaves the batch to the sweep, whose
+    re-run changes nothing (every stage is idempotent)."""
+    rows = Trace.objects.filter(pk__in=trace_pks, completed_at__isnull=False).values_list(
+        "pk", "stages_done", "is_internal"
+    )
+    done = {pk: bits for pk, bits, internal in rows if not internal}
+    _skip_internal([pk for pk, _, internal in rows if internal])
     ran: dict[str, int] = {}
+    gained: dict[int, int] = dict.fromkeys(done, 0)
     before = 0
     for stage in STAGES:
         todo = sorted(pk for pk, bits in done.items() if bits & before == before and not bits & stage.bit)
@@ -82,35 +92,49 @@ def pipeline_run(*, trace_pks: list[int]) -> dict[str, int]:
             continue
         for pk in _run_stage(stage, todo):
             done[pk] |= stage.bit
+            gained[pk] |= stage.bit
         ran[stage.name] = len(todo)
-    mask = all_stages_mask()
-    finished = [pk for pk, bits in done.items() if bits & mask == mask]
-    if finished:
-        Trace.objects.filter(pk__in=finished, completed_at__isnull=False, processed_at__isnull=True).update(
-            processed_at=timezone.now()
-        )
+    _mark(done, gained)
     return ran
 
 
+def _skip_internal(pks: list[int]) -> None:
+    """Peekr's own traces (judge calls) are never evaluated, detected or routed: processed as they complete."""
+    if pks:
+        Trace.objects.filter(pk__in=pks, completed_at__isnull=False).update(
+            stages_done=all_stages_mask(), processed_at=timezone.now()
+        )
+
+
+def _mark(done: dict[int, int], gained: dict[int, int]) -> None:
+    """Add each trace's new stage bits; processed_at for those that now have all. A trace reopened meanwhile
+    (completed_at NULL again: ingest reset it) is left alone."""
+    mask = all_stages_mask()
+    outcomes: dict[tuple[int, bool], list[int]] = {}
+    for pk, bits in gained.items():
+        if bits:
+            outcomes.setdefault((bits, done[pk] & mask == mask), []).append(pk)
+    now = timezone.now()
+    for (bits, finished), pks in outcomes.items():
+        changes = {"stages_done": F("stages_done").bitor(bits), **({"processed_at": now} if finished else {})}
+        Trace.objects.filter(pk__in=pks, completed_at__isnull=False).update(**changes)
+
+
 def _run_stage(stage: Stage, todo: list[int]) -> list[int]:
-    """The pks the stage processed (and marked); a failing batch is retried one trace at a time."""
+    """The pks the stage processed; a failing batch is retried one trace at a time."""
     try:
         stage.handler(todo)
-        ok = todo
+        return todo
     except Exception:  # noqa: BLE001 - one stage's failure must not cost the batch or the other stages
         log.exception("pipeline stage %s failed on a batch of %d traces; retrying one by one", stage.name, len(todo))
-        ok = []
-        for pk in todo:
-            try:
-                stage.handler([pk])
-            except Exception:  # noqa: BLE001
-                log.exception("pipeline stage %s failed on trace %s; the sweep will try again", stage.name, pk)
-            else:
-                ok.append(pk)
-    if ok:  # a trace reopened meanwhile (completed_at NULL again) was reset by ingest: leave it unmarked
-        Trace.objects.filter(pk__in=ok, completed_at__isnull=False).update(
-            stages_done=F("stages_done").bitor(stage.bit)
-        )
+    ok = []
+    for pk in todo:
+        try:
+            stage.handler([pk])
+        except Exception:  # noqa: BLE001
+            log.exception("pipeline stage %s failed on trace %s; the sweep will try again", stage.name, pk)
+        else:
+            ok.append(pk)
     return ok
 
 

@@ -139,13 +139,18 @@ def _span_values(project: Project, raw: RawSpan, norm: NormalizedSpan) -> dict:
     )
 
 
-def spans_upsert(rows: list[dict]) -> None:
-    """Insert or update span rows on (project, span_id); rows are sorted by span id (lock order).
+def spans_upsert(project: Project, rows: list[dict]) -> list[int]:
+    """Insert or update span rows on (project, span_id); rows are sorted by span id (lock order). Returns the
+    traces that re-sent span ids moved out of (a span id sent again under another trace id).
 
     On PostgreSQL through pg_copy_upsert (COPY, then one INSERT ... ON CONFLICT): the ORM's bulk upsert took
-    most of an ingest request's time. Elsewhere (SQLite, the laptop default) the ORM's bulk upsert is plenty.
+    most of an ingest request's time. The upsert itself reports the moves (``moved_from``, set from the old row
+    in DO UPDATE and returned): a separate look-up by span id was planned on the (project, model) index once
+    the table's statistics lagged behind ingest, and cost 0.7 s a request at 400,000 spans. Elsewhere (SQLite,
+    the laptop default) the ORM's bulk upsert is plenty, after a look-up on the unique index.
     """
     if connection.vendor != "postgresql":
+        left = _traces_left_behind(project, rows)
         Span.objects.bulk_create(
             [Span(**{k: _clean(v) if k in JSON_FIELDS else v for k, v in r.items()}) for r in rows],
             batch_size=500,
@@ -153,15 +158,19 @@ def spans_upsert(rows: list[dict]) -> None:
             unique_fields=["project", "span_id"],
             update_fields=SPAN_UPDATE_FIELDS,
         )
-        return
-    pg_copy_upsert(
+        return left
+    table = connection.ops.quote_name(Span._meta.db_table)
+    moved = pg_copy_upsert(
         Span,
         rows,
         temp_table="_span_in",
         conflict=("project_id", "span_id"),
         update=SPAN_UPDATE_FIELDS,
         order_by="span_id",
+        extra_set=f'"moved_from" = CASE WHEN {table}."trace_id" <> EXCLUDED."trace_id" THEN {table}."trace_id" END',
+        returning='"moved_from"',
     )
+    return sorted({row[0] for row in moved if row[0] is not None})
 
 
 def pg_copy_upsert(
@@ -172,7 +181,9 @@ def pg_copy_upsert(
     conflict: Sequence[str],
     update: Iterable[str],
     order_by: str = "",
-) -> None:
+    extra_set: str = "",
+    returning: str = "",
+) -> list[tuple]:
     """PostgreSQL: insert or update ``rows`` (dicts by attname; a missing field takes its default) by COPYing
     them into a temporary table shaped like the model's and merging it with one INSERT ... ON CONFLICT (the
     ``conflict`` columns) DO UPDATE (the ``update`` fields), in ``order_by`` order (lock order).
@@ -183,13 +194,16 @@ def pg_copy_upsert(
     than the default pglz, for a few % more bytes (SET LOCAL: this transaction only).
     """
     if not rows:
-        return
+        return []
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     update = set(update)
     json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
     quote = connection.ops.quote_name
     cols = ", ".join(quote(f.column) for f in fields)
-    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields if f.name in update)
+    updates = ", ".join(
+        [f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields if f.name in update]
+        + ([extra_set] if extra_set else [])
+    )
     table = quote(model._meta.db_table)
     order = f" ORDER BY {quote(order_by)}" if order_by else ""
     defaults = {f.attname: f.get_default() for f in fields if f.attname not in rows[0]}
@@ -207,8 +221,11 @@ def pg_copy_upsert(
         pg.execute(
             f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp_table}{order} "
             f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {updates}"
+            + (f" RETURNING {returning}" if returning else "")
         )
+        out = pg.fetchall() if returning else []
         pg.execute(f"TRUNCATE {temp_table}")  # ON COMMIT would too; a second call in one transaction needs it now
+    return out
 
 
 _LZ4: dict[str, bool] = {}  # database alias -> whether its server was built with lz4 (PostgreSQL 14+)
@@ -228,7 +245,7 @@ SPAN_UPDATE_FIELDS = [
     f.name
     for f in Span._meta.concrete_fields
     # received_at keeps the first arrival; eval_scores belong to evaluation, not to the sender
-    if f.name not in ("id", "project", "span_id", "received_at", "eval_scores")
+    if f.name not in ("id", "project", "span_id", "received_at", "eval_scores", "moved_from")
 ]
 
 
@@ -295,8 +312,9 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
             values = _span_values(project, raw, norm)
             values["trace_id"] = pk_by_tid[raw.trace_id]
             span_rows.append(values)
-        left = _traces_left_behind(project, span_rows)
-        spans_upsert(span_rows)
+        left = spans_upsert(project, span_rows)
+        if left:  # their rows were not locked by the trace upsert: lock them before recomputing their aggregates
+            list(Trace.objects.select_for_update().filter(pk__in=left).order_by("pk").values_list("pk", flat=True))
         trace_pks = sorted(pk_by_tid.values())
         traces_refresh(trace_pks=sorted({*trace_pks, *left}))
         ended = sorted({pk_by_tid[r.trace_id] for r in raws if r.attributes.get(END_MARKER) in (True, "true", 1)})
@@ -327,8 +345,6 @@ def _traces_left_behind(project: Project, span_rows: list[dict]) -> list[int]:
             if trace_pk != new_trace[span_id]
         }
     )
-    if old:  # their rows were not locked by the upsert: lock them before recomputing their aggregates
-        list(Trace.objects.select_for_update().filter(pk__in=old).order_by("trace_id").values_list("pk", flat=True))
     return old
 
 
@@ -538,8 +554,8 @@ class Settled:
 
 
 def traces_settle(*, trace_pks: Sequence[int], now: datetime | None = None) -> Settled:
-    """Complete the traces whose root ended and that have been quiet (or abandoned), in three queries, and hand
-    them to the pipeline (traces.pipeline, one task for the batch, after commit).
+    """Complete the traces whose root ended and that have been quiet (or abandoned), in three queries. The caller
+    (the settle task) runs the pipeline on ``completed`` right away.
 
     The UPDATE repeats the conditions, so a span landing between the read and the write (its last_span_at is
     newer) keeps its trace open; the traces it did complete are those now carrying this call's timestamp.
@@ -564,24 +580,12 @@ def traces_settle(*, trace_pks: Sequence[int], now: datetime | None = None) -> S
         )
         Trace.objects.filter(ready, pk__in=due, completed_at__isnull=True).update(completed_at=now)
         out.completed = sorted(Trace.objects.filter(pk__in=due, completed_at=now).values_list("pk", flat=True))
-    if out.completed:
-        completed = out.completed
-        transaction.on_commit(lambda: _enqueue_pipeline(completed))
     return out
 
 
 def trace_settle(*, trace_pk: int, now: datetime | None = None) -> float | None:
     """One trace: None when done (completed now, earlier, or gone), else the seconds to wait before asking again."""
     return traces_settle(trace_pks=[trace_pk], now=now).waits.get(trace_pk)
-
-
-def _enqueue_pipeline(trace_pks: list[int]) -> None:
-    from traces.tasks import pipeline_run
-
-    try:
-        pipeline_run.delay(trace_pks)
-    except Exception:  # noqa: BLE001 - the pipeline sweep runs them later
-        log.warning("could not enqueue pipeline_run for %d traces; the sweep will", len(trace_pks), exc_info=True)
 
 
 def traces_due_for_settling(*, now: datetime | None = None, limit: int = 1000) -> list[int]:

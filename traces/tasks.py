@@ -3,12 +3,15 @@ from celery import shared_task
 from traces import pipeline, services
 
 
-@shared_task(name="traces.trace_settle", bind=True, max_retries=None, soft_time_limit=60, time_limit=90)
+@shared_task(name="traces.trace_settle", bind=True, max_retries=None, soft_time_limit=240, time_limit=300)
 def trace_settle(self, trace_pks: list[int]) -> None:
-    """Complete the quiet traces of a batch (they go on to the pipeline); ask again later for the others."""
-    waits = services.traces_settle(trace_pks=trace_pks).waits
-    if waits:
-        self.apply_async(args=[sorted(waits)], countdown=max(0.5, min(waits.values())))
+    """Complete the quiet traces of a batch and run the pipeline on them here (no second message to wait behind
+    other work); ask again later for the others. A pipeline cut short by a killed worker is the sweep's."""
+    settled = services.traces_settle(trace_pks=trace_pks)
+    if settled.waits:
+        self.apply_async(args=[sorted(settled.waits)], countdown=max(0.5, min(settled.waits.values())))
+    if settled.completed:
+        pipeline.pipeline_run(trace_pks=settled.completed)
 
 
 @shared_task(name="traces.settle_sweep", soft_time_limit=120, time_limit=180)
@@ -16,7 +19,9 @@ def settle_sweep() -> int:
     """Safety net: settle traces whose settle message was lost (broker down at ingest, worker killed)."""
     due = services.traces_due_for_settling()
     for batch in pipeline.batches(due):
-        services.traces_settle(trace_pks=batch)
+        completed = services.traces_settle(trace_pks=batch).completed
+        if completed:
+            pipeline_run.delay(completed)
     return len(due)
 
 

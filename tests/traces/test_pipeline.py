@@ -16,7 +16,7 @@ from tests.annotations.helpers import make_queue
 from tests.base import make_raw_span, make_trace
 from tests.insights.stored import sequential_trace
 from traces import pipeline
-from traces.models import Trace
+from traces.models import Span, Trace
 from traces.services import spans_ingest, traces_settle
 
 
@@ -44,9 +44,16 @@ def test_a_batch_goes_through_every_stage_and_is_marked_processed(project):
 
 @pytest.mark.django_db
 def test_running_a_batch_again_changes_nothing(project):
-    pks = complete(sequential_trace(project))
+    """A batch big enough for the COPY upserts on PostgreSQL (hundreds of scores), run again."""
+    from evals.services import COPY_FROM_ROWS
+
+    pks = complete(*[sequential_trace(project) for _ in range(25)])
     pipeline.pipeline_run(trace_pks=pks)
     scores, findings = Score.objects.count(), Finding.objects.count()
+    assert scores >= COPY_FROM_ROWS and findings == 25
+    spans = {s.pk: s.eval_scores for s in Span.objects.filter(trace_id__in=pks)}
+    assert {pk: len(v) for pk, v in spans.items()} == {pk: Score.objects.filter(span_id=pk).count() for pk in spans}
+    assert sum(map(len, spans.values())) > 0, "every span carries its scores (written back)"
 
     assert pipeline.pipeline_run(trace_pks=pks) == {}, "every stage is marked done"
     Trace.objects.filter(pk__in=pks).update(stages_done=0, processed_at=None)  # a redelivered message
@@ -118,3 +125,16 @@ def test_settling_a_batch_completes_only_the_quiet_traces(project, settings):
     assert settled.completed == [quiet.pk]
     assert settled.waits == {busy.pk: pytest.approx(4.0)}
     assert Trace.objects.get(pk=busy.pk).completed_at is None
+
+
+@pytest.mark.django_db
+def test_peekrs_own_traces_are_processed_without_running_a_stage(project, monkeypatch):
+    own = Trace.objects.get(trace_id=make_trace(project)[0])
+    Trace.objects.filter(pk=own.pk).update(is_internal=True)
+    ran: list = []
+    monkeypatch.setattr(pipeline, "STAGES", [pipeline.Stage(name="only", bit=1, order=1, handler=ran.append)])
+
+    pipeline.pipeline_run(trace_pks=complete(own))
+
+    own.refresh_from_db()
+    assert ran == [] and own.processed_at is not None and own.stages_done == 1

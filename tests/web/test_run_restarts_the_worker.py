@@ -37,7 +37,8 @@ def children_of(pid: int) -> dict[int, str]:
 
 
 def celery_child(pid: int) -> int | None:
-    return next((p for p, cmd in children_of(pid).items() if " celery " in cmd), None)
+    """The pipeline worker (queue celery), not the judge worker."""
+    return next((p for p, cmd in children_of(pid).items() if " celery " in cmd and "pipeline@" in cmd), None)
 
 
 class Output:
@@ -75,7 +76,9 @@ def test_make_run_restarts_a_killed_worker_and_stops_cleanly(tmp_path):
         first = celery_child(run.pid)
         assert first is not None
 
-        os.kill(first, signal.SIGKILL)
+        pool = list(children_of(first))  # its prefork children: an OOM kill takes them too, and none may linger
+        for pid in (first, *pool):
+            os.kill(pid, signal.SIGKILL)
 
         out.wait_for(r"^peekr: worker exited with code -9; restarting", timeout=20)
         deadline = time.monotonic() + 20
@@ -89,5 +92,5 @@ def test_make_run_restarts_a_killed_worker_and_stops_cleanly(tmp_path):
         run.send_signal(signal.SIGTERM)
         code = run.wait(timeout=60)
     assert code == 0
-    assert len(started) == 2  # gunicorn and the worker, both stopped with it
+    assert len(started) == 3  # gunicorn, the pipeline worker and the judge worker, all stopped with it
     assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == []
