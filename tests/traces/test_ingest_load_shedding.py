@@ -63,25 +63,42 @@ def first_shed(port: int, key: str) -> http.client.HTTPResponse | None:
     return None
 
 
+def shed_while_slow(port: int, api_key: str, trace_id: str, spans, tmp_path) -> tuple | None:
+    """The scenario: a slow export holds the slot, others are shed. None when the slow export never held it (its
+    connection was dropped before the view took the slot: seen once on a loaded machine, never reproduced)."""
+    slow = SlowChunkedExport(port, api_key, pb_request(spans).SerializeToString())
+    shed = first_shed(port, api_key)
+    if shed is None:
+        try:
+            status, data = slow.finish()
+        except OSError as exc:
+            return None if isinstance(exc, BrokenPipeError | ConnectionResetError) else _fail(exc, tmp_path)
+        return _fail(f"the slow request got {status} {data[:300]!r}", tmp_path)
+    as_json = post(port, "/v1/traces", json_request([]), api_key, content_type="application/json")
+    sdk = post(port, "/v1/spans", b'{"spans": []}', api_key, content_type="application/json")
+    # Only now does the slow client send the rest: the answers above did not wait for it.
+    slow_status, slow_data = slow.finish()
+    after = post(
+        port, "/v1/traces", pb_request([pb_span(trace_id=trace_id, name="after")]).SerializeToString(), api_key
+    )
+    return shed, as_json, sdk, slow_status, slow_data, after
+
+
+def _fail(why, tmp_path):
+    logs = "\n".join(p.read_text()[-2000:] for p in tmp_path.glob("gunicorn-*.log"))
+    raise AssertionError(f"nothing was shed; {why}\n{logs}")
+
+
 def test_a_request_past_the_limit_is_shed_with_429_while_the_slot_is_held(subprocess_env, tmp_path, project, api_key):
     trace_id = secrets.token_hex(16)
     spans = [pb_span(trace_id=trace_id, name=f"slow-{i}", attributes={"input.value": "z" * 500}) for i in range(4)]
     env = {**subprocess_env, "PEEKR_INGEST_MAX_CONCURRENCY": "1", "PEEKR_INGEST_RETRY_AFTER_SECONDS": "7"}
 
     with gunicorn_server(env, tmp_path, threads=4) as port:
-        slow = SlowChunkedExport(port, api_key, pb_request(spans).SerializeToString())
-        shed = first_shed(port, api_key)
-        if shed is None:
-            status, data = slow.finish()
-            logs = "\n".join(p.read_text()[-2000:] for p in tmp_path.glob("gunicorn-*.log"))
-            raise AssertionError(f"nothing was shed; the slow request got {status} {data[:300]!r}\n{logs}")
-        as_json = post(port, "/v1/traces", json_request([]), api_key, content_type="application/json")
-        sdk = post(port, "/v1/spans", b'{"spans": []}', api_key, content_type="application/json")
-        # Only now does the slow client send the rest: the answers above did not wait for it.
-        slow_status, slow_data = slow.finish()
-        after = post(
-            port, "/v1/traces", pb_request([pb_span(trace_id=trace_id, name="after")]).SerializeToString(), api_key
-        )
+        outcome = shed_while_slow(port, api_key, trace_id, spans, tmp_path)
+        if outcome is None:  # the slow connection was dropped before it held the slot: set the scene again
+            outcome = shed_while_slow(port, api_key, trace_id, spans, tmp_path) or _fail("dropped twice", tmp_path)
+    shed, as_json, sdk, slow_status, slow_data, after = outcome
 
     assert (shed.status, shed.getheader("Retry-After"), shed.getheader("Content-Type")) == (429, "7", PB)
     status = status_pb2.Status.FromString(shed.data)
