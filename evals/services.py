@@ -647,11 +647,10 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False, deadline_s: f
     if reservation is None:
         _score_finish(score, EvalResult(status=Score.Status.SKIPPED, error=over_cap_reason(rule)))
         return
-    _judge_call(score, rule, judge, target, config, reservation, final_attempt, deadline_s)
+    _judge_call(score, rule, judge, target, config, reservation, final_attempt, deadline_s, cache_key)
 
 
-def _judge_call(score, rule, judge, target, config, reservation, final_attempt, deadline_s) -> None:
-
+def _judge_call(score, rule, judge, target, config, reservation, final_attempt, deadline_s, cache_key) -> None:
     from evals.judge_client import JudgeConfig, JudgeError
     from evals.judges import judge_sync
 
@@ -686,15 +685,8 @@ def _judge_call(score, rule, judge, target, config, reservation, final_attempt, 
     result.latency_ms = result.latency_ms or (time.monotonic() - started) * 1000
     _ledger_record(score=score, rule=rule, result=result, model=judge.model, reservation=reservation)
     if result.status == Score.Status.DONE:
-        key = _cache_key_of(score, target, config, judge)
-        JudgeCacheEntry.objects.get_or_create(key=key, defaults={"result": _cacheable(result)})
+        JudgeCacheEntry.objects.get_or_create(key=cache_key, defaults={"result": _cacheable(result)})
     _score_finish(score, result)
-
-
-def _cache_key_of(score, target, config, judge) -> str:
-    from evals.judges import JUDGES
-
-    return JUDGES[score.evaluator].cache_key(target, config, judge.model)
 
 
 def _calls(calls) -> list[dict]:

@@ -329,7 +329,8 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
 
 
 def _traces_left_behind(project: Project, span_rows: list[dict]) -> list[int]:
-    """The traces that spans of this batch are moving out of (a span id re-sent under another trace id), locked.
+    """The traces that spans of this batch are moving out of (a span id re-sent under another trace id), looked up
+    before the upsert (SQLite; on PostgreSQL the upsert returns them itself).
 
     The move is accepted, not rejected: a client fixing a wrong trace id re-sends the span, and the later copy
     wins as on every re-send. The old trace's aggregates are then refreshed too, so none stays stale; its row
