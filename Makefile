@@ -17,7 +17,16 @@ run: $(STAMP)
 
 # On a machine with neither PostgreSQL nor Redis this runs on the laptop default (SQLite + filesystem broker);
 # .ci/run sets PEEKR_DATABASE_URL and PEEKR_BROKER_URL to run the same suite against both.
-test: $(STAMP)
+# Clients whose SDK pins other OpenTelemetry releases run from venvs of their own (tests/dropin/).
+CLIENT_VENVS := .venv-clients/traceloop/.installed-$(shell cksum tests/clients/requirements-traceloop.txt | cut -d' ' -f1)
+
+$(CLIENT_VENVS): tests/clients/requirements-traceloop.txt
+	test -x .venv-clients/traceloop/bin/python || $(PYTHON) -m venv .venv-clients/traceloop
+	.venv-clients/traceloop/bin/python -m pip install --quiet --disable-pip-version-check -r tests/clients/requirements-traceloop.txt
+	rm -f .venv-clients/traceloop/.installed-*
+	touch $@
+
+test: $(STAMP) $(CLIENT_VENVS)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) scripts/test_env.py $(PY) -m pytest $(PYTEST_ARGS)

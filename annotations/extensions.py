@@ -19,7 +19,8 @@ def demo_queue_create(project) -> None:
         description="Traces a rule failed on, a user gave a thumbs down, or a detector found a problem in.",
         score_configs=[{"name": "correct", "type": "boolean"}],
     )
-    for kind in (RoutingRule.Kind.FAILING_RULE, RoutingRule.Kind.THUMBS_DOWN, RoutingRule.Kind.FINDING):
+    kind_ = RoutingRule.Kind
+    for kind in (kind_.FAILING_RULE, kind_.THUMBS_DOWN, kind_.FINDING, kind_.SIGNAL):
         routing_rule_create(queue=queue, kind=kind)
 
 

@@ -41,6 +41,7 @@ class RoutingRule(models.Model):
         ESCALATION = "escalation"
         FINDING = "finding"  # an insight detector finding (optionally of one detector)
         SAMPLE = "sample"  # a random (hash-deterministic) share of normal traffic
+        SIGNAL = "signal"  # a user signal the signals app's routing policy sends to review (optionally one kind)
 
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="routing_rules")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -40,7 +40,9 @@ class QueueDetailOut(QueueOut):
 
 
 class RoutingRuleIn(Schema):
-    kind: Literal["failing_rule", "score_below", "score_band", "thumbs_down", "escalation", "finding", "sample"]
+    kind: Literal[
+        "failing_rule", "score_below", "score_band", "thumbs_down", "escalation", "finding", "sample", "signal"
+    ]
     params: dict[str, Any] = Field(
         default_factory=dict, description='{"evaluator", "threshold"} / {"evaluator", "low", "high"} / {"rate"}'
     )

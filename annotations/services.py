@@ -144,7 +144,7 @@ def routing_rule_create(*, queue: Queue, kind: str, params: dict | None = None, 
     """Add an automatic routing rule to a queue. Params by kind:
 
     failing_rule: {"evaluator"?}; score_below: {"evaluator", "threshold"}; score_band: {"evaluator", "low",
-    "high"}; finding: {"detector"?}; sample: {"rate"} (0..1); thumbs_down, escalation: none.
+    "high"}; finding: {"detector"?}; sample: {"rate"} (0..1); signal: {"kind"?}; thumbs_down, escalation: none.
     """
     params = dict(params or {})
     if kind not in RoutingRule.Kind.values:
@@ -188,6 +188,18 @@ def _trace_findings(trace: Trace) -> list:
     return detect_all(span_view_from_row(r) for r in rows)
 
 
+# callables(trace_pks) -> {trace pk: signal kinds the project's routing policy sends to review} (signals app)
+SIGNAL_REVIEW_HOOKS: list = []
+
+
+def _review_signals(trace_pks: list[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    for hook in SIGNAL_REVIEW_HOOKS:
+        for pk, kinds in hook(trace_pks).items():
+            out.setdefault(pk, set()).update(kinds)
+    return out
+
+
 def route_reasons(
     *,
     trace: Trace,
@@ -195,6 +207,7 @@ def route_reasons(
     scores: list[dict] | None = None,
     feedback: set[str] | None = None,
     findings: list | None = None,
+    signals: set[str] | None = None,
 ) -> dict[int, tuple[str, int | None]]:
     """queue pk -> (reason, span pk or None) for the first rule of each queue that fires on this trace.
 
@@ -239,6 +252,11 @@ def route_reasons(
             hits = [f for f in findings if not p.get("detector") or f.detector == p["detector"]]
             if hits:
                 reason = f"finding {hits[0].detector}: {hits[0].title}"[:300]
+        elif rule.kind == RoutingRule.Kind.SIGNAL:
+            signals = _review_signals([trace.pk]).get(trace.pk, set()) if signals is None else signals
+            hits = sorted(k for k in signals if not p.get("kind") or k == p["kind"])
+            if hits:
+                reason = "signal " + ", ".join(hits)
         elif rule.kind == RoutingRule.Kind.SAMPLE and sampled(f"{rule.queue_id}:{trace.trace_id}", p.get("rate", 0)):
             reason = f"random sample ({p.get('rate', 0):.0%})"
         if reason:
@@ -323,6 +341,7 @@ def traces_route(trace_pks: list[int]) -> int:
     for finding in Finding.objects.filter(trace_id__in=pks).only("trace_id", "detector", "title").order_by("pk"):
         findings_of[finding.trace_id].append(finding)
     routed = set(QueueItem.objects.filter(trace_id__in=pks).values_list("trace_id", "queue_id"))
+    signals_of = _review_signals(pks)
     items = []
     for trace in traces:
         fired = route_reasons(
@@ -331,6 +350,7 @@ def traces_route(trace_pks: list[int]) -> int:
             scores=scores_of[trace.pk],
             feedback=feedback_of[trace.pk],
             findings=findings_of[trace.pk],
+            signals=signals_of.get(trace.pk, set()),
         )
         items += [
             QueueItem(queue_id=queue_pk, trace=trace, span_id=span_pk, reason=reason)

@@ -3,6 +3,7 @@
     .venv/bin/python bench/ingest.py            # 50,000 spans, with 1 then 4 concurrent senders
     .venv/bin/python bench/ingest.py --quick    # 5,000 spans, a smoke run
     .venv/bin/python bench/ingest.py --profile  # also: where one 512-span request's time goes, in-process
+    .venv/bin/python bench/ingest.py --grpc     # also over OTLP/gRPC (rows "g1", "g4": manage.py peekr_grpc)
     .venv/bin/python bench/ingest.py --overload # then 64 senders at once against `make run`'s gunicorn shape
                                                 # (bench/overload.py: share of 429s, p99, accepted = stored)
 
@@ -491,7 +492,8 @@ def check_api(port: int, key: str, trace_ids: list[str]) -> tuple[int, list[str]
     return ok, problems
 
 
-def run(concurrency: int, workload: Workload, port: int) -> RunResult:
+def run(concurrency: int, workload: Workload, port: int, send=None) -> RunResult:
+    """One run; ``send(key, plan)`` replaces OTLP/HTTP to ``port`` (--grpc); the API check is always HTTP."""
     from traces.models import Span
     from traces.services import project_create
 
@@ -500,7 +502,7 @@ def run(concurrency: int, workload: Workload, port: int) -> RunResult:
     background = background_cpu()
     cpu_before = cpu_times()
     began = time.perf_counter()
-    latencies, errors = send_all(port, key, plan)
+    latencies, errors = send(key, plan) if send else send_all(port, key, plan)
     sent = time.perf_counter()
     deadline = sent + 120
     stored = 0
@@ -685,6 +687,8 @@ def main() -> None:
     parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="flushed at the end (a bench-only db)")
     parser.add_argument("--profile", action="store_true", help="also profile decode + spans_ingest in-process")
     parser.add_argument("--overload", action="store_true", help="then the overload run (bench/overload.py)")
+    parser.add_argument("--grpc", action="store_true", help="also send over OTLP/gRPC (bench/grpc_ingest.py)")
+    parser.add_argument("--grpc-slots", type=int, default=4, help="the gRPC process's ingest limit (default 4)")
     parser.add_argument("--overload-senders", type=int, default=64, help="senders at once (default 64)")
     parser.add_argument("--overload-seconds", type=float, default=30, help="the run's bound (default 30 s)")
     parser.add_argument("--overload-rounds", type=int, default=3, help="passes over the workload to send (default 3)")
@@ -731,6 +735,8 @@ def main() -> None:
         for concurrency in levels:
             print(f"sending with {concurrency} sender(s) ...", flush=True)
             results.append(run(concurrency, workload, server.port))
+        if args.grpc:
+            results += run_grpc(args, workload, env, data_dir, server.port, levels)
         queued = redis_client.llen("celery")
         sizes = storage() if results else {}
         pg = postgres_version()
@@ -766,7 +772,7 @@ def main() -> None:
     print("-" * len(header))
     for r in results:
         print(
-            f"{r.concurrency:>7} | {r.spans_per_s:>8,.0f} | {r.send_s:>6.1f} | {r.readable_s:>8.1f} | "
+            f"{getattr(r, 'label', '') + str(r.concurrency):>7} | {r.spans_per_s:>8,.0f} | {r.send_s:>6.1f} | {r.readable_s:>8.1f} | "
             f"{r.pct(0.50):>7.0f} | {r.pct(0.99):>7.0f} | {max(r.latencies_ms):>7.0f} | {r.cpu_busy:>7.0f}% | {r.background:>8.0f}% | "
             f"{f'{r.api_ok}/{r.api_checked}':>10} | {len(r.errors)}"
         )
@@ -781,7 +787,7 @@ def main() -> None:
     )
     for r in results:
         met = r.spans_per_s >= TARGET_SPANS_PER_S and r.pct(0.99) < TARGET_P99_MS
-        print(f"{r.concurrency} sender(s): {'meets' if met else 'MISSES'} the targets", end="")
+        print(f"{getattr(r, 'label', '')}{r.concurrency} sender(s): {'meets' if met else 'MISSES'} the targets", end="")
         print(f"; {len(r.errors)} errors, first: {r.errors[0]}" if r.errors else "")
     print(
         "\nspans/s: from the first request until the database holds every span of the run (each 200 is sent after "
@@ -796,6 +802,24 @@ def main() -> None:
     if overloads:
         print()
         print("\n".join(overload_report(overloads, args)))
+
+
+def run_grpc(args, workload: Workload, env: dict[str, str], data_dir: Path, http_port: int, levels: list[int]):
+    """The same runs over OTLP/gRPC (one `manage.py peekr_grpc` process); rows labelled "g" in the table."""
+    from grpc_ingest import GrpcServer, send_all_grpc
+
+    server = GrpcServer(env, args.grpc_slots, data_dir / "grpc.log")
+    out = []
+    try:
+        server.wait_ready()
+        for concurrency in levels:
+            print(f"sending over gRPC with {concurrency} sender(s) ...", flush=True)
+            result = run(concurrency, workload, http_port, send=lambda key, plan: send_all_grpc(server.port, key, plan))
+            result.label = "g"
+            out.append(result)
+    finally:
+        server.stop()
+    return out
 
 
 def run_overloads(args, workload: Workload, env: dict[str, str], data_dir: Path) -> list:

@@ -71,9 +71,13 @@ def delete_rule(request, rule_id: Id):
     return Status(204, None)
 
 
-@router.post("/feedback", response={201: FeedbackOut, 404: Error}, summary="Record user feedback on a trace")
+@router.post(
+    "/feedback", response={201: FeedbackOut, 400: Error, 404: Error}, summary="Record user feedback on a trace"
+)
 def post_feedback(request, payload: FeedbackIn):
-    """Thumbs up or down, a comment, an edit of the answer, a copy, an escalation. Thumbs-down re-evaluates."""
+    """Thumbs up or down, a comment, an edit of the answer (`edited_output`: its normalised edit distance to the
+    model's answer is stored), a copy, an escalation, a rating (`value`: 1-5 stars, stored 0-1), a completed
+    task. Thumbs-down re-evaluates. 400 for a rating without a value in 1-5, or an edit without edited_output."""
     trace = trace_selectors.trace_get(project=request.project, trace_id=payload.trace_id)
     if trace is None:
         raise NotFound(f"trace {payload.trace_id} not found")
@@ -83,8 +87,10 @@ def post_feedback(request, payload: FeedbackIn):
         comment=payload.comment,
         edited_output=payload.edited_output,
         user_id=payload.user_id,
+        value=payload.value,
     )
-    return Status(201, {"id": fb.pk, "trace_id": trace.trace_id, "kind": fb.kind, "created_at": fb.created_at})
+    out = {"id": fb.pk, "trace_id": trace.trace_id, "kind": fb.kind, "value": fb.value, "created_at": fb.created_at}
+    return Status(201, out)
 
 
 @router.post("/guard", response=GuardOut, summary="Check a candidate output before a user sees it")

@@ -23,6 +23,7 @@ TRIGGER_LABELS = {
     "max_turns": "too many turns",
     "low_confidence": "a score under 0.5 is already on the trace",
     "failing_rule": "a rule evaluator failed",
+    "signal": "a user signal the routing policy sends to the judge",
 }
 
 

@@ -40,8 +40,11 @@ def address_refusal(address: str) -> str:
     return ""
 
 
-def url_refusal(url: str, *, allow_private: bool, resolve: bool = True) -> str:
-    """Why this URL cannot be a project's judge endpoint, or "" when it can."""
+def url_refusal(
+    url: str, *, allow_private: bool, resolve: bool = True, setting: str = "PEEKR_JUDGE_ALLOW_PRIVATE"
+) -> str:
+    """Why this URL cannot be a project's judge endpoint (or, naming its own setting, another project-supplied
+    endpoint such as an alert webhook), or "" when it can."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -57,16 +60,17 @@ def url_refusal(url: str, *, allow_private: bool, resolve: bool = True) -> str:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)}
     except (OSError, UnicodeError) as exc:
         return f"{parts.hostname} does not resolve ({exc})"
-    return _refusals(parts.hostname, addresses)
+    return _refusals(parts.hostname, addresses, setting)
 
 
-def _refusals(host: str, addresses: set[str]) -> str:
+def _refusals(host: str, addresses: set[str], setting: str = "PEEKR_JUDGE_ALLOW_PRIVATE") -> str:
     reasons = [r for r in (address_refusal(a) for a in sorted(addresses)) if r]
     if not reasons:
         return ""
+    what = "judge" if setting == "PEEKR_JUDGE_ALLOW_PRIVATE" else "endpoint"
     return (
-        f"{host} resolves to {reasons[0]}; a project's judge must be a public endpoint "
-        "(the operator can allow private addresses with PEEKR_JUDGE_ALLOW_PRIVATE=1)"
+        f"{host} resolves to {reasons[0]}; a project's {what} must be a public endpoint "
+        f"(the operator can allow private addresses with {setting}=1)"
     )
 
 
@@ -106,3 +110,36 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_GuardedBackend(),
         )
+
+
+class _SyncGuardedBackend(httpcore.NetworkBackend):
+    """The same check for synchronous clients (alert webhooks, delivered from a Celery task)."""
+
+    def __init__(self, setting: str) -> None:
+        from httpcore._backends.sync import SyncBackend
+
+        self._inner, self._setting = SyncBackend(), setting
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        reason = _refusals(host, set(addresses), self._setting)
+        if reason:
+            raise JudgeAddressRefused(reason)
+        return self._inner.connect_tcp(
+            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise JudgeAddressRefused("unix sockets are not project endpoints")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class SyncGuardedTransport(httpx.HTTPTransport):
+    """httpx's synchronous transport whose connections go to public addresses only (see GuardedTransport)."""
+
+    def __init__(self, *, setting: str) -> None:
+        super().__init__()
+        ssl_context = self._pool._ssl_context
+        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=_SyncGuardedBackend(setting))

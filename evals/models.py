@@ -9,6 +9,7 @@ TRIGGERS = (
     "max_turns",
     "low_confidence",  # an SDK or judge score under 0.5 already on the trace
     "failing_rule",  # any rule evaluator failed on the trace
+    "signal",  # a user signal the project's routing policy sends to the judge (signals app: rephrase, abandonment...)
 )
 
 
@@ -179,11 +180,15 @@ class Feedback(models.Model):
         EDIT = "edit"
         COPY = "copy"
         ESCALATION = "escalation"
+        RATING = "rating"
+        TASK_COMPLETED = "task_completed"
 
     project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="+")
     trace = models.ForeignKey("traces.Trace", on_delete=models.CASCADE, related_name="feedback")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     comment = models.TextField(blank=True)
     edited_output = models.TextField(blank=True)
+    # rating: normalised 0-1 ((stars - 1) / 4); edit: normalised edit distance 0-1 to the model's answer
+    value = models.FloatField(null=True, blank=True)
     user_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -66,7 +66,8 @@ class EvalRuleOut(Schema):
 
 class FeedbackIn(Schema):
     trace_id: SafeStr
-    kind: Literal["thumbs_up", "thumbs_down", "comment", "edit", "copy", "escalation"]
+    kind: Literal["thumbs_up", "thumbs_down", "comment", "edit", "copy", "escalation", "rating", "task_completed"]
+    value: float | None = Field(None, description="rating only: 1 to 5 stars, stored normalised to 0-1")
     comment: SafeStr = ""
     edited_output: SafeStr = ""
     user_id: SafeStr = ""
@@ -76,6 +77,7 @@ class FeedbackOut(Schema):
     id: int
     trace_id: str
     kind: str
+    value: float | None = None  # rating normalised 0-1; edit: normalised edit distance to the model's answer
     created_at: datetime
 
 

@@ -439,6 +439,7 @@ def traces_evaluate_batch(*, trace_pks: list[int]) -> list[int]:
             "trace_id", flat=True
         )
     )
+    signalled = set().union(*(hook(list(spans_of)) for hook in TRIGGER_HOOKS)) if spans_of else set()
     rules_of: dict[int, list[EvalRule]] = {}
     work, rule_scores = [], []
     for trace in traces:
@@ -460,6 +461,8 @@ def traces_evaluate_batch(*, trace_pks: list[int]) -> list[int]:
     pending: list[int] = []
     for trace, spans, rules, span_targets, trace_target, span_by_id, scores in work:
         fired = trace_triggers(trace=trace, spans=spans, rule_scores=scores, thumbs_down=trace.pk in thumbs_down)
+        if trace.pk in signalled:
+            fired.add("signal")
         for rule in rules:
             judges = [e for e in rule.evaluators if e in JUDGE_EVALUATORS]
             if not judges:
@@ -869,18 +872,65 @@ def score_retry(*, score: Score) -> None:
 
 FEEDBACK_HOOKS: list = []  # callables(trace_pk, kind) registered by other apps (review routing), run after commit
 JUDGE_SCORED_HOOKS: list = []  # callables(trace_pk) run after a judge score is stored (review routing)
+# callables(trace_pks) -> the pks among them that fire the "signal" trigger (the signals app's routing policy)
+TRIGGER_HOOKS: list = []
+
+
+class FeedbackInvalid(Invalid, ValueError):
+    pass
+
+
+RATING_MIN, RATING_MAX = 1.0, 5.0  # stars; stored normalised to 0-1
+
+
+def model_answer(trace: Trace) -> str:
+    """The answer the user saw: the root span's output text, else the last LLM span's (Trace.output_preview is
+    cut at 300 characters, too short to measure an edit against)."""
+    spans = Span.objects.filter(trace=trace, is_internal=False).exclude(output_text="")
+    root = spans.filter(span_id=trace.root_span_id).values_list("output_text", flat=True).first()
+    if root:
+        return root
+    last = spans.filter(kind="llm").order_by("-end_time", "-pk").values_list("output_text", flat=True).first()
+    return last or trace.output_preview
+
+
+def edit_distance(answer: str, edited: str) -> float:
+    """Normalised Levenshtein distance 0-1 (0: kept as is, 1: rewritten entirely), rapidfuzz's."""
+    from rapidfuzz.distance import Levenshtein
+
+    return Levenshtein.normalized_distance(answer, edited)
 
 
 def feedback_record(
-    *, trace: Trace, kind: str, comment: str = "", edited_output: str = "", user_id: str = ""
+    *,
+    trace: Trace,
+    kind: str,
+    comment: str = "",
+    edited_output: str = "",
+    user_id: str = "",
+    value: float | None = None,
 ) -> Feedback:
-    """Record a user signal; thumbs-down re-evaluates the trace (an always-evaluate trigger)."""
+    """Record a user signal; thumbs-down re-evaluates the trace (an always-evaluate trigger).
+
+    rating: `value` is 1 to 5 stars, stored as (stars - 1) / 4 in 0-1. edit: `edited_output` is the user's
+    corrected answer; its normalised edit distance to the model's answer is stored as the value."""
+    if kind == Feedback.Kind.RATING:
+        if value is None or not RATING_MIN <= value <= RATING_MAX:
+            raise FeedbackInvalid(f"a rating needs a value from {RATING_MIN:g} to {RATING_MAX:g} (stars); got {value}")
+        value = (value - RATING_MIN) / (RATING_MAX - RATING_MIN)
+    elif value is not None:
+        raise FeedbackInvalid(f"value is only accepted with kind rating, not {kind}")
+    if kind == Feedback.Kind.EDIT:
+        if not edited_output:
+            raise FeedbackInvalid("an edit needs edited_output: the user's corrected answer")
+        value = edit_distance(model_answer(trace), edited_output)
     fb = Feedback.objects.create(
         project_id=trace.project_id,
         trace=trace,
         kind=kind,
         comment=comment,
         edited_output=edited_output,
+        value=value,
         user_id=user_id,
     )
     score_record(
@@ -888,7 +938,7 @@ def feedback_record(
         span=None,
         evaluator=f"feedback:{kind}:{fb.pk}",
         result=EvalResult(
-            value={"thumbs_up": 1.0, "thumbs_down": 0.0}.get(kind),
+            value={"thumbs_up": 1.0, "thumbs_down": 0.0}.get(kind, value if kind == "rating" else None),
             passed={"thumbs_up": True, "thumbs_down": False}.get(kind),
             label=kind,
             explanation=comment,

@@ -10,8 +10,8 @@ template shows its ``empty`` message instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import plotly.graph_objects as go
@@ -43,12 +43,14 @@ class Context:
     time_range: TimeRange
     since: datetime
     now: datetime
+    params: Mapping[str, str] = field(default_factory=dict)  # the chart request's query (a picker's choice)
 
 
 @dataclass(frozen=True)
 class ChartSpec:
     title: str
     build: Callable[[Context], go.Figure | str]  # a figure, or the empty-state message
+    controls: Callable[[Context], str] | None = None  # safe HTML shown above the figure (a metric picker)
 
 
 def _layout(fig: go.Figure, *, height: int = HEIGHT, legend: bool = True, **kw) -> go.Figure:
@@ -359,17 +361,34 @@ CHARTS: dict[str, ChartSpec] = {
 }
 
 
-def render_chart(name: str, *, project: Project, range_key: str, now: datetime | None = None) -> Chart:
+# Apps above insights register charts in CHARTS / views.DASHBOARD_SECTIONS and callables(name, ctx, figure)
+# here, run on every figure built (metrics draws deploy markers on the time series).
+FIGURE_HOOKS: list[Callable[[str, Context, go.Figure], None]] = []
+
+
+def render_chart(
+    name: str, *, project: Project, range_key: str, now: datetime | None = None, params: Mapping | None = None
+) -> Chart:
     """One chart as an HTML fragment (KeyError for an unknown name)."""
     spec = CHARTS[name]
     time_range, since, now = selectors.range_since(range_key, now)
-    built = spec.build(Context(project=project, time_range=time_range, since=since, now=now))
+    ctx = Context(project=project, time_range=time_range, since=since, now=now, params=params or {})
+    built = spec.build(ctx)
+    controls = spec.controls(ctx) if spec.controls else ""
     if isinstance(built, str):
+        if controls:  # the picker stays, so another choice can be made
+            return Chart(
+                name=name,
+                title=spec.title,
+                html=controls + format_html('<p class="chart-empty" data-chart="{}">{}</p>', name, built),
+            )
         return Chart(name=name, title=spec.title, empty=built)
+    for hook in FIGURE_HOOKS:
+        hook(name, ctx, built)
     figure = json.loads(built.to_json())  # plotly's encoder turns numpy arrays and datetimes into JSON
     figure["config"] = CONFIG
     element_id = f"figure-{name}"
     html = json_script(figure, element_id) + format_html(
         '<div class="plotly-figure" data-figure="{}"></div>', element_id
     )
-    return Chart(name=name, title=spec.title, html=html)
+    return Chart(name=name, title=spec.title, html=controls + html)

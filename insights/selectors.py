@@ -227,6 +227,7 @@ RANGES = {
     "24h": TimeRange("24h", DAY, "hour", "the last 24 hours"),
     "7d": TimeRange("7d", 7 * DAY, "hour", "the last 7 days"),
     "30d": TimeRange("30d", 30 * DAY, "day", "the last 30 days"),
+    "90d": TimeRange("90d", 90 * DAY, "day", "the last 90 days"),
 }
 DEFAULT_RANGE = "24h"
 BREAKDOWN_LIMIT = 12  # groups shown; the rest are summed into "other"

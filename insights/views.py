@@ -32,7 +32,7 @@ STATUS_CHOICES = [
     ("dismissed", "Dismissed"),
     ("all", "Any status"),
 ]
-RANGE_CHOICES = [("1h", "1 h"), ("24h", "24 h"), ("7d", "7 days"), ("30d", "30 days")]
+RANGE_CHOICES = [("1h", "1 h"), ("24h", "24 h"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days")]
 WIDE_CHARTS = ("models", "prompts", "releases")  # a row each: one bar per group, three measures side by side
 DASHBOARD_SECTIONS = [
     ("Traffic", ["traces", "latency", "error_rate", "tokens", "cost"]),
@@ -194,5 +194,6 @@ def dashboard_chart(request: HttpRequest, project_id: int, name: str) -> HttpRes
     membership = _membership(request, project_id)
     if name not in charts.CHARTS:
         raise Http404("No such chart")
-    chart = charts.render_chart(name, project=membership.project, range_key=request.GET.get("range", ""))
+    range_key = request.GET.get("range", "")
+    chart = charts.render_chart(name, project=membership.project, range_key=range_key, params=request.GET)
     return _page(request, "insights/dashboards.html#chart", {"chart": chart}, membership)

@@ -47,12 +47,18 @@ def unstorable_text(value: Any, loc: tuple = ()) -> tuple | None:
 
 
 class TextParser(Parser):
-    """JSON bodies and query strings, refusing text with NUL characters or lone surrogates (422), free-form
-    fields (filters, configs) included: PostgreSQL refuses them and the request would otherwise answer 500.
+    """JSON bodies (objects only) and query strings, refusing text with NUL characters or lone surrogates (422),
+    free-form fields (filters, configs) included: PostgreSQL refuses them and the request would otherwise answer 500.
     A single-valued query parameter given twice is refused too, rather than one of its values picked silently."""
 
     def parse_body(self, request):
-        return self._checked(json.loads(request.body), "body")
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            # Every body of this API is an object: ninja would read a list or a number as "no fields given",
+            # and a PATCH or PUT whose fields are all optional would answer 200 having changed nothing.
+            msg = f"the body must be a JSON object, got {type(data).__name__}"
+            raise errors.Unprocessable(msg, errors=[{"loc": ["body"], "msg": msg, "type": "type"}])
+        return self._checked(data, "body")
 
     def parse_querydict(self, data, list_fields, request):
         repeated = [key for key in data if key not in list_fields and len(data.getlist(key)) > 1]
@@ -110,3 +116,6 @@ api.add_router("/v1/traces", "traces.api.router")
 api.add_router("/v1", "evals.api.router")
 api.add_router("/v1", "insights.api.router")
 api.add_router("/v1", "annotations.api.router")
+api.add_router("/v1", "signals.api.router")
+api.add_router("/v1", "metrics.api.router")
+api.add_router("/v1", "alerts.api.router")

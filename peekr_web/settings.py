@@ -137,6 +137,10 @@ INSTALLED_APPS = [
     "evals",
     "insights",
     "annotations",
+    "otelmetrics",  # charts of the GenAI metrics SDKs export over OTLP (the points are stored by traces)
+    "signals",  # above annotations: its routing policy uses evaluation triggers and review routing
+    "metrics",  # above signals: rollups read scores, signals and findings
+    "alerts",  # above metrics: monitors read rollups
 ]
 
 MIDDLEWARE = [
@@ -236,6 +240,11 @@ PEEKR_INGEST_MAX_CONCURRENCY = env_int("PEEKR_INGEST_MAX_CONCURRENCY", 2)
 PEEKR_INGEST_RETRY_AFTER_SECONDS = env_int("PEEKR_INGEST_RETRY_AFTER_SECONDS", 2)
 if PEEKR_INGEST_MAX_CONCURRENCY < 0 or PEEKR_INGEST_RETRY_AFTER_SECONDS < 0:
     raise ImproperlyConfigured("PEEKR_INGEST_MAX_CONCURRENCY and PEEKR_INGEST_RETRY_AFTER_SECONDS must be >= 0")
+# OTLP over gRPC (`manage.py peekr_grpc`, started by `make run`): its port (0 = off), on the web server's host.
+PEEKR_GRPC_PORT = env_int("PEEKR_GRPC_PORT", 4317)
+if not 0 <= PEEKR_GRPC_PORT <= 65535:
+    raise ImproperlyConfigured(f"PEEKR_GRPC_PORT must be 0 (off) or a port 1..65535, got {PEEKR_GRPC_PORT}")
+PEEKR_BIND = env_str("PEEKR_BIND") or "127.0.0.1"
 # A trace is complete once its root span ended and no span arrived for this long.
 PEEKR_TRACE_QUIET_SECONDS = env_float("PEEKR_TRACE_QUIET_SECONDS", 5.0)
 
@@ -288,6 +297,25 @@ CELERY_TASK_ROUTES = {"evals.run_judge": {"queue": "judges"}}
 PEEKR_PIPELINE_SWEEP_AFTER_SECONDS = env_float("PEEKR_PIPELINE_SWEEP_AFTER_SECONDS", 180.0)
 # /healthz and the UI say the pipeline is behind past this age of the oldest unprocessed completed trace.
 PEEKR_PIPELINE_BEHIND_SECONDS = env_float("PEEKR_PIPELINE_BEHIND_SECONDS", 60.0)
+# Monitors (alerts): evaluated every this many seconds; alert deliveries time out, and are retried with
+# exponential backoff from the base delay, this many attempts in all.
+PEEKR_MONITOR_EVAL_SECONDS = env_float("PEEKR_MONITOR_EVAL_SECONDS", 300.0)
+PEEKR_ALERT_TIMEOUT_SECONDS = env_float("PEEKR_ALERT_TIMEOUT_SECONDS", 10.0)
+PEEKR_ALERT_RETRY_BASE_SECONDS = env_float("PEEKR_ALERT_RETRY_BASE_SECONDS", 10.0)
+PEEKR_ALERT_DELIVERY_ATTEMPTS = env_int("PEEKR_ALERT_DELIVERY_ATTEMPTS", 6)
+# Webhook and Slack channels reach public addresses only (checked when registered and on every connection), so a
+# project editor cannot probe internal services through the delivery log; set 1 to allow an internal receiver.
+PEEKR_WEBHOOK_ALLOW_PRIVATE = env_bool("PEEKR_WEBHOOK_ALLOW_PRIVATE", False)
+# Email channels: Django's SMTP backend (or any EMAIL_BACKEND, e.g. the console one on a laptop).
+EMAIL_BACKEND = env_str("PEEKR_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("PEEKR_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("PEEKR_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("PEEKR_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("PEEKR_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("PEEKR_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("PEEKR_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("PEEKR_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("PEEKR_EMAIL_FROM", "peekr@localhost")
 
 LOGGING = {
     "version": 1,
@@ -297,8 +325,12 @@ LOGGING = {
 }
 
 CELERY_BEAT_SCHEDULE = {
+    "monitors-evaluate": {"task": "alerts.monitors_evaluate", "schedule": PEEKR_MONITOR_EVAL_SECONDS},
     "settle-sweep": {"task": "traces.settle_sweep", "schedule": env_float("PEEKR_SETTLE_SWEEP_SECONDS", 30.0)},
     "judge-requeue-stale": {"task": "evals.requeue_stale", "schedule": 60.0},
     "pipeline-sweep": {"task": "traces.pipeline_sweep", "schedule": env_float("PEEKR_SETTLE_SWEEP_SECONDS", 30.0)},
     "pipeline-sample": {"task": "traces.pipeline_sample", "schedule": 60.0},  # the Evaluations page's lag chart
+    "rollup-pending": {"task": "metrics.rollup_pending", "schedule": 30.0},  # re-scored traces roll up again
+    "rollups-purge": {"task": "metrics.rollups_purge", "schedule": 86400.0},  # rollups are kept 12 months
+    "signals-abandonment": {"task": "signals.abandonment_sweep", "schedule": 60.0},  # sessions quiet for 30 min
 }

@@ -1,4 +1,5 @@
-"""`make run`: migrate, set up the admin and demo project, start gunicorn + a Celery worker, send demo traffic.
+"""`make run`: migrate, set up the admin and demo project, start gunicorn, the OTLP/gRPC receiver and the Celery
+workers, send demo traffic.
 
 Stays in the foreground; Ctrl-C (or SIGTERM) stops the web server and the worker cleanly. The worker is
 restarted if it exits (see supervise.py); the web server's exit stops both. The web server listens on
@@ -16,7 +17,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from supervise import Child, gunicorn_argv, judge_worker_argv, local_url, stop_all, supervise_step, worker_argv
+from supervise import (
+    Child,
+    grpc_argv,
+    gunicorn_argv,
+    judge_worker_argv,
+    local_url,
+    stop_all,
+    supervise_step,
+    worker_argv,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -70,6 +80,9 @@ def main() -> None:
     worker = Child("worker", worker_argv(PY, os.environ, DATA_DIR), restartable=True)
     judges = Child("judge worker", judge_worker_argv(PY, os.environ), restartable=True)
     children = [web, worker, judges]
+    grpc = grpc_argv(PY, os.environ)
+    if grpc is not None:  # OTLP/gRPC beside the web server; PEEKR_GRPC_PORT=0 turns it off
+        children.append(Child("OTLP/gRPC receiver", grpc, restartable=True))
     for child in children:
         child.start()
 
@@ -91,6 +104,8 @@ def main() -> None:
         manage("peekr_demo", "--endpoint", URL, "--key", demo_key)
     else:
         log("peekr: demo traffic was sent at the first start (more: .venv/bin/python manage.py peekr_demo)")
+    if grpc is not None:
+        log(f"OTLP/gRPC on port {os.environ.get('PEEKR_GRPC_PORT') or 4317}.")
     log(f"\nPeekr is running at {URL}/  (API docs: {URL}/api/docs). Ctrl-C stops it.")
     while True:
         if supervise_step(children, log) is not None:

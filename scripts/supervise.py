@@ -1,6 +1,7 @@
-"""The processes of `make run`: how gunicorn and the Celery worker are started, and a small supervisor.
+"""The processes of `make run`: how gunicorn, the OTLP/gRPC receiver and the Celery workers are started, and a
+small supervisor.
 
-The worker is restarted when it exits (a crash, the OOM killer, a lost broker): the web server keeps taking
+The workers and the gRPC receiver are restarted when they exit (a crash, the OOM killer, a lost broker): the web server keeps taking
 spans meanwhile, and they wait in the broker. A worker that keeps exiting right after it starts is restarted
 after a growing pause (1, 2, 4 ... 30 s), so a broken set-up does not spin. The web server is not restarted:
 gunicorn's master already replaces its own workers, so its exit means something is wrong and `make run` stops.
@@ -69,6 +70,13 @@ def judge_worker_argv(python: str, env: Mapping[str, str]) -> list[str]:
         "--pool", "threads", "--concurrency", env.get("PEEKR_JUDGE_WORKER_THREADS", "8"),
         "--loglevel", env.get("PEEKR_WORKER_LOG_LEVEL", "WARNING"),
     ]  # fmt: skip
+
+
+def grpc_argv(python: str, env: Mapping[str, str]) -> list[str] | None:
+    """The OTLP/gRPC receiver (traces/grpc_server.py) on PEEKR_GRPC_PORT (4317); None when it is 0 (off)."""
+    if int(env.get("PEEKR_GRPC_PORT") or 4317) == 0:
+        return None
+    return [python, "manage.py", "peekr_grpc"]
 
 
 def restart_delay(quick_exits: int) -> float:

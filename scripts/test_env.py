@@ -13,6 +13,7 @@ os.environ["PEEKR_DATA_DIR"] = str(data)
 os.environ.setdefault("PEEKR_TRACE_QUIET_SECONDS", "1")
 # Test judges listen on 127.0.0.1: projects' judge connections may reach it (tests of the refusal turn it off).
 os.environ.setdefault("PEEKR_JUDGE_ALLOW_PRIVATE", "1")
+os.environ.setdefault("PEEKR_WEBHOOK_ALLOW_PRIVATE", "1")  # the tests' webhook receivers listen on 127.0.0.1
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.execvp(sys.argv[1], sys.argv[1:])

@@ -150,3 +150,145 @@ def stop_process_group(proc, timeout: float = 20) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+# ---------------------------------------------------------------- signals
+
+
+def make_turn(project, *, session: str, text: str, answer: str = "An answer.", start: float, user: str = "u1",
+              name: str = "chat.turn", complete: bool = True, attributes: dict | None = None, children=()):  # fmt: skip
+    """One turn of a session: a root span with the user's input and the answer, stored through ingest, completed
+    unless told otherwise. `children`: extra RawSpan keyword dicts (parent and trace filled in)."""
+    from django.utils import timezone
+
+    from traces.models import Trace
+
+    trace_id = hex_id(16)
+    attrs = {"session.id": session, "user.id": user, "input.value": text, "output.value": answer, **(attributes or {})}
+    root = make_raw_span(trace_id=trace_id, name=name, start=start, duration=2.0, attributes=attrs)
+    spans = [root] + [
+        make_raw_span(trace_id=trace_id, parent_span_id=root.span_id, start=start + 0.1, duration=0.5, **kw)
+        for kw in children
+    ]
+    spans_ingest(project=project, raws=spans)
+    trace = Trace.objects.get(project=project, trace_id=trace_id)
+    if complete:
+        Trace.objects.filter(pk=trace.pk).update(completed_at=timezone.now())
+        trace.refresh_from_db()
+    return trace
+
+
+# ---------------------------------------------------------------- metrics (rollups)
+
+
+def make_production_trace(
+    project: Project,
+    *,
+    start: float,
+    release: str = "1.0.0",
+    environment: str = "production",
+    name: str = "answer",
+    model: str = "gpt-4o-mini",
+    duration: float = 2.0,
+    ttft: float | None = 0.25,
+    output_tokens: int = 50,
+    tool_error: bool | None = None,
+    error: bool = False,
+    sdk_scores: dict | None = None,
+    user_id: str = "",
+    session_id: str = "",
+    trace_id: str | None = None,
+):
+    """A trace as a production app sends it: resource service.version and deployment.environment, a chat call
+    (with a time to first token), optionally a tool call, and scores the app computed itself (peekr.eval.*).
+    Stored through the real ingest service; returns the Trace row."""
+    from traces.models import Trace
+
+    trace_id = trace_id or hex_id(16)
+    resource = {"service.name": "shop-assistant", "service.version": release}
+    if environment:
+        resource["deployment.environment.name"] = environment
+    root_attrs = {f"peekr.eval.{k}": v for k, v in (sdk_scores or {}).items()}
+    if sdk_scores:
+        root_attrs["peekr.name"] = name  # what peekr.otel's exporter sets: its scores are read from such spans
+    if user_id:
+        root_attrs["user.id"] = user_id
+    if session_id:
+        root_attrs["session.id"] = session_id
+    root = make_raw_span(trace_id=trace_id, name=name, start=start, duration=duration, attributes=root_attrs,
+                         status_code=2 if error else 0)  # fmt: skip
+    chat_attrs = llm_attributes(model=model, out=output_tokens)
+    if ttft is not None:
+        chat_attrs["gen_ai.response.time_to_first_chunk"] = ttft
+    spans = [
+        root,
+        make_raw_span(trace_id=trace_id, parent_span_id=root.span_id, name=f"chat {model}", kind=3,
+                      start=start + 0.1, duration=duration - 0.5, attributes=chat_attrs),
+    ]  # fmt: skip
+    if tool_error is not None:
+        spans.append(
+            make_raw_span(trace_id=trace_id, parent_span_id=root.span_id, name="execute_tool search", start=start + 0.2,
+                          duration=0.1, status_code=2 if tool_error else 0,
+                          attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"})
+        )  # fmt: skip
+    for span in spans:
+        span.resource = dict(resource)
+    spans_ingest(project=project, raws=spans)
+    return Trace.objects.get(project=project, trace_id=trace_id)
+
+
+# --- alerts: hourly rollups written directly (monitors read them through metrics.selectors) ---
+
+
+def rollup_data(metric: str, values: list[float]) -> dict:
+    """A Rollup's `data` for these items of one metric, built with metrics.accumulators."""
+    from metrics.accumulators import LATENCY_SKETCH, acc_add, acc_of, metric_def, sketch_of
+
+    if metric_def(metric).quantile is not None:
+        return {LATENCY_SKETCH: sketch_of(values)}
+    acc = [0, 0, 0]
+    for v in values:
+        acc = acc_add(acc, acc_of(v))
+    return {metric: acc}
+
+
+def make_rollups(project: Project, metric: str, hours: dict, *, dim: str = "all", value: str = "") -> None:
+    """Rollup rows of one metric: {hour (aware datetime on the hour): [item values]}, merged into the hour's row
+    and into its UTC day's row (dim "d:<dim>"), as the rollup worker writes them."""
+    from metrics.accumulators import data_add
+    from metrics.contribution import DAY_PREFIX
+    from metrics.models import Rollup
+
+    for hour, values in hours.items():
+        day = hour.replace(hour=0, minute=0, second=0, microsecond=0)
+        for row_dim, at in ((dim, hour), (DAY_PREFIX + dim, day)):
+            row, _ = Rollup.objects.get_or_create(project=project, dim=row_dim, value=value, hour=at)
+            row.data = data_add(row.data, rollup_data(metric, values))
+            row.traces += len(values)
+            row.save()
+
+
+def steady_hours(end, *, hours: int = 8 * 24, per_hour: int = 20, mean: float = 0.85, jitter: float = 0.05) -> dict:
+    """{hour: values} for the `hours` hours before `end` (an hour boundary): per_hour items around mean, the
+    same pattern every hour (mean - jitter, mean + jitter alternating), so the daily values barely move."""
+    from datetime import timedelta
+
+    return {
+        end - timedelta(hours=h): [mean + (jitter if i % 2 else -jitter) for i in range(per_hour)]
+        for h in range(1, hours + 1)
+    }
+
+
+def make_contribution(trace, *, hour, metric: str, value: float, dims: dict | None = None) -> None:
+    """What one trace added to the rollups (metrics.models.TraceContribution), for worst_traces."""
+    from metrics.models import TraceContribution
+
+    TraceContribution.objects.update_or_create(
+        trace=trace,
+        defaults={
+            "project_id": trace.project_id,
+            "hour": hour,
+            "dims": dims or {},
+            "data": rollup_data(metric, [value]),
+        },
+    )

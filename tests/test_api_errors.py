@@ -77,3 +77,17 @@ def test_a_refused_value_and_a_missing_row_answer_the_same_body(client, api_key)
         "/api/v1/guard", "{", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {api_key}"
     )
     assert bad_json.status_code == 400 and bad_json.json()["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("body", ["[]", "[1]", '"x"', "3", "null"])
+@pytest.mark.parametrize("method, path", [("put", "/api/v1/routing-policy"), ("patch", "/api/v1/monitors/{monitor}")])
+def test_a_body_that_is_not_an_object_is_422_not_an_empty_change(client, project, api_key, method, path, body):
+    from alerts.models import Monitor
+
+    monitor = Monitor.objects.filter(project=project).first()  # a built-in monitor of the new project
+    url = path.format(monitor=monitor.pk)
+    resp = getattr(client, method)(
+        url, data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {api_key}"
+    )
+    assert resp.status_code == 422
+    assert "must be a JSON object" in resp.json()["detail"]

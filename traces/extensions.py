@@ -11,6 +11,7 @@ traces renders (waterfall badges, the trace list's columns and filters) is.
   annotations; filters whose fields join the list's form and narrow it by a subquery of trace pks.
 - sync_evaluator: the ?evaluate=sync of the receivers: (trace_pks) -> the scores, evaluated now.
 - demo_project_hooks: (project) -> None, run once when peekr_setup makes the demo project.
+- project_created_hooks: (project) -> None, run in project_create's transaction (alerts' built-in monitors).
 
 Registering the same thing twice is a no-op (ready() can run twice in tests).
 """
@@ -55,6 +56,7 @@ trace_list_columns: list[TraceListColumn] = []
 trace_list_filters: list[TraceListFilter] = []
 sync_evaluators: list[Callable[[list[int]], list[dict]]] = []
 demo_project_hooks: list[Callable[[Any], None]] = []
+project_created_hooks: list[Callable[[Any], None]] = []
 
 
 def span_decorator_register(decorator: SpanDecorator, *, order: int = 100) -> None:
@@ -86,6 +88,10 @@ def demo_project_hook_register(hook: Callable[[Any], None]) -> None:
     _register(demo_project_hooks, hook)
 
 
+def project_created_hook_register(hook: Callable[[Any], None]) -> None:
+    _register(project_created_hooks, hook)
+
+
 # --- What traces calls ---
 
 
@@ -115,4 +121,9 @@ def evaluate_now(trace_pks: list[int]) -> list[dict]:
 
 def demo_project_created(project) -> None:
     for hook in demo_project_hooks:
+        hook(project)
+
+
+def project_created(project) -> None:
+    for hook in project_created_hooks:
         hook(project)

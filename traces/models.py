@@ -41,6 +41,9 @@ class Membership(models.Model):
         return self.role in (Role.OWNER, Role.ADMIN)
 
 
+PUBLIC_PREFIX = "pk-lf-"  # what the Langfuse SDKs and their users expect a public key to look like
+
+
 class ApiKey(models.Model):
     """An ingestion/API key. Only its SHA-256 is stored: keys are 256-bit random, so no slow hash is needed."""
 
@@ -50,6 +53,9 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100, default="default")
     key_hash = models.CharField(max_length=64, unique=True)
     display = models.CharField(max_length=16)  # first characters, to tell keys apart in the UI
+    # The public half of a Langfuse-style key pair (Basic base64(public:secret), the secret being the key
+    # itself). Not a secret: shown on the keys page, checked against the key only when a client sends it.
+    public_key = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -60,6 +66,13 @@ class ApiKey(models.Model):
     @classmethod
     def generate(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def generate_public() -> str:
+        return PUBLIC_PREFIX + secrets.token_hex(16)
+
+    def public_matches(self, public_key: str) -> bool:
+        return bool(self.public_key) and secrets.compare_digest(self.public_key.encode(), public_key.encode())
 
     @property
     def is_active(self) -> bool:
@@ -213,3 +226,46 @@ class PipelineSample(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["stage", "at"], name="pipelinesample_unique")]
         indexes = [models.Index(fields=["at"], name="pipelinesample_at")]
+
+
+class MetricPoint(models.Model):
+    """One OTLP data point of a GenAI metric (gen_ai.*, llm.*), as sent: a cumulative point is kept cumulative
+    and turned into per-interval figures when read (traces/metric_points.py)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="metric_points", db_index=False)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=24)  # gauge, sum, histogram, exponential_histogram, summary
+    unit = models.CharField(max_length=32, blank=True)
+    cumulative = models.BooleanField(default=False)
+    model = models.CharField(max_length=200, blank=True)
+    service_name = models.CharField(max_length=200, blank=True)
+    token_type = models.CharField(max_length=16, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    series_key = models.CharField(max_length=40)
+    start_time = models.DateTimeField(null=True, blank=True)
+    time = models.DateTimeField()
+    value = models.FloatField(null=True, blank=True)
+    count = models.BigIntegerField(null=True, blank=True)
+    sum = models.FloatField(null=True, blank=True)
+    min = models.FloatField(null=True, blank=True)
+    max = models.FloatField(null=True, blank=True)
+    bucket_counts = models.JSONField(default=list, blank=True)
+    bounds = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            # A retried export stores nothing twice.
+            models.UniqueConstraint(fields=["project", "series_key", "time"], name="metric_point_unique")
+        ]
+        indexes = [models.Index(fields=["project", "name", "time"], name="metric_point_chart")]
+
+
+class MetricTally(models.Model):
+    """What a project's metric exports held, in all: points kept, and points of other metrics accepted and
+    dropped (with the names last seen), so a user can tell why a metric they send is not charted."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="metric_tally")
+    stored_points = models.BigIntegerField(default=0)
+    dropped_points = models.BigIntegerField(default=0)
+    dropped_names = models.JSONField(default=list, blank=True)  # up to 20, most recent first
+    updated_at = models.DateTimeField(default=timezone.now)

@@ -15,10 +15,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from traces import extensions, otlp, services
+from traces import extensions, metric_points, otlp, services
+from traces import otlp_metrics as otlp_metrics_codec
 from traces.normalize.peekr import decode_spans_request
 from traces.sanitize import RequestTooLarge
-from traces.selectors import bearer_key, project_for_key
+from traces.selectors import project_for_key, request_credentials
 from traces.wire import JSON, OTLP, PEEKR, PROTOBUF, BodyError, ingest_endpoint, media_type, otlp_error, read_raw
 
 
@@ -55,8 +56,13 @@ def read_body(request: HttpRequest, max_bytes: int) -> bytes:
     raise BodyError(400, f"body is not valid {encoding} data")
 
 
+UNAUTHENTICATED = "missing or invalid API key: send Authorization: Bearer <key> (or Basic base64(public:key))"
+
+
 def _authenticate(request: HttpRequest):
-    return project_for_key(bearer_key(request))
+    # Langfuse's x-langfuse-* headers (public key, ingestion version) say nothing Basic auth does not: ignored.
+    secret, public = request_credentials(request)
+    return project_for_key(secret, public)
 
 
 def _wants_sync(request: HttpRequest) -> bool:
@@ -76,26 +82,36 @@ def _describe_rejections(errors) -> str:
     return f"{len(errors)} span(s) rejected: {shown}{more}"
 
 
-@csrf_exempt
-@require_POST
-@ingest_endpoint(OTLP)
-def otlp_traces(request: HttpRequest) -> HttpResponse:
-    """OTLP/HTTP trace export: protobuf or JSON, gzip/deflate, partial success for invalid spans."""
+def _otlp_request(request: HttpRequest, decode):
+    """What every OTLP/HTTP receiver does first: media type, key, bounded body, decode. (project, media, decoded)
+    or the error response, in the request's format."""
     media = media_type(request)
     if media not in (PROTOBUF, JSON):
         return otlp_error(415, f"unsupported Content-Type {media!r}: use {PROTOBUF} or {JSON}", JSON)
     project = _authenticate(request)
     if project is None:
-        return otlp_error(401, "missing or invalid API key: send Authorization: Bearer <key>", media)
+        return otlp_error(401, UNAUTHENTICATED, media)
     try:
         body = read_body(request, settings.PEEKR_MAX_BODY_BYTES)
-        raws, errors = otlp.decode_traces_request(body, media)
+        decoded = decode(body, media)
     except BodyError as exc:
         return otlp_error(exc.status, exc.message, media)
     except otlp.OTLPDecodeError as exc:
         return otlp_error(400, f"could not decode the request: {exc}", media)
     except RequestTooLarge as exc:
         return otlp_error(413, str(exc), media)
+    return project, media, decoded
+
+
+@csrf_exempt
+@require_POST
+@ingest_endpoint(OTLP)
+def otlp_traces(request: HttpRequest) -> HttpResponse:
+    """OTLP/HTTP trace export: protobuf or JSON, gzip/deflate, partial success for invalid spans."""
+    decoded = _otlp_request(request, otlp.decode_traces_request)
+    if isinstance(decoded, HttpResponse):
+        return decoded
+    project, media, (raws, errors) = decoded
     result = services.spans_ingest(project=project, raws=raws)
     message = _describe_rejections(errors) if errors else ""
     body = otlp.encode_partial_success(len(errors), message, media)
@@ -114,25 +130,28 @@ def otlp_traces(request: HttpRequest) -> HttpResponse:
 @ingest_endpoint(OTLP)
 def otlp_logs(request: HttpRequest) -> HttpResponse:
     """OTLP/HTTP log export: GenAI message events are attached to their spans; other records are ignored."""
-    media = media_type(request)
-    if media not in (PROTOBUF, JSON):
-        return otlp_error(415, f"unsupported Content-Type {media!r}: use {PROTOBUF} or {JSON}", JSON)
-    project = _authenticate(request)
-    if project is None:
-        return otlp_error(401, "missing or invalid API key: send Authorization: Bearer <key>", media)
-    try:
-        body = read_body(request, settings.PEEKR_MAX_BODY_BYTES)
-        events = otlp.decode_logs_request(body, media)
-    except BodyError as exc:
-        return otlp_error(exc.status, exc.message, media)
-    except otlp.OTLPDecodeError as exc:
-        return otlp_error(400, f"could not decode the request: {exc}", media)
-    except RequestTooLarge as exc:
-        return otlp_error(413, str(exc), media)
+    decoded = _otlp_request(request, otlp.decode_logs_request)
+    if isinstance(decoded, HttpResponse):
+        return decoded
+    project, media, events = decoded
     services.log_events_ingest(project=project, events=events)
     if media == PROTOBUF:
         return HttpResponse(b"", status=200, content_type=PROTOBUF)
     return JsonResponse({})
+
+
+@csrf_exempt
+@require_POST
+@ingest_endpoint(OTLP)
+def otlp_metrics(request: HttpRequest) -> HttpResponse:
+    """OTLP/HTTP metric export: GenAI metrics (gen_ai.*, llm.*) are stored as time series; others are accepted
+    and dropped (counted), never an error."""
+    decoded = _otlp_request(request, otlp_metrics_codec.decode_metrics_request)
+    if isinstance(decoded, HttpResponse):
+        return decoded
+    project, media, batch = decoded
+    metric_points.metric_points_ingest(project=project, batch=batch)
+    return HttpResponse(otlp_metrics_codec.encode_metrics_response(batch, media), status=200, content_type=media)
 
 
 @csrf_exempt
@@ -144,7 +163,7 @@ def peekr_spans(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "unsupported Content-Type: send application/json"}, status=415)
     project = _authenticate(request)
     if project is None:
-        return JsonResponse({"error": "missing or invalid API key: send Authorization: Bearer <key>"}, status=401)
+        return JsonResponse({"error": UNAUTHENTICATED}, status=401)
     try:
         body = read_body(request, settings.PEEKR_MAX_BODY_BYTES)
         raws, rejected = decode_spans_request(body)
@@ -166,6 +185,6 @@ def peekr_compliance(request: HttpRequest) -> HttpResponse:
     """Compliance packs for the Peekr SDK's CloudComplianceGuard: the project's own, none by default."""
     project = _authenticate(request)
     if project is None:
-        return JsonResponse({"error": "missing or invalid API key: send Authorization: Bearer <key>"}, status=401)
+        return JsonResponse({"error": UNAUTHENTICATED}, status=401)
     data = project.compliance or {}
     return JsonResponse({"packs": data.get("packs", []), "rules": data.get("rules", [])})

@@ -14,24 +14,42 @@ from traces.models import ApiKey, Project, Span, Trace
 STATUSES = ("ok", "error")
 
 
-def project_for_key(raw_key: str) -> Project | None:
+def project_for_key(raw_key: str, public_key: str | None = None) -> Project | None:
+    """The project of an active key; with public_key (a Basic key pair) only when it is that key's public part."""
     if not raw_key:
         return None
     key = (
         ApiKey.objects.select_related("project")
         .filter(key_hash=ApiKey.hash(raw_key), revoked_at__isnull=True)
-        .only("id", "project")
+        .only("id", "project", "public_key")
         .first()
     )
-    return key.project if key else None
+    if key is None or (public_key is not None and not key.public_matches(public_key)):
+        return None
+    return key.project
 
 
-def bearer_key(request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip()
-    return request.headers.get("X-Peekr-Key", "").strip()
+def request_credentials(request) -> tuple[str, str | None]:
+    """(secret key, public key or None) from `Authorization: Bearer <key>`, `Authorization: Basic
+    base64(public:secret)` (the Langfuse SDKs' key pair) or `X-Peekr-Key`; ("", None) when there are none or
+    they cannot be read."""
+    return credentials_from_header(request.headers.get("Authorization", ""), request.headers.get("X-Peekr-Key", ""))
+
+
+def credentials_from_header(authorization: str, peekr_key: str = "") -> tuple[str, str | None]:
+    """The same from the header values themselves (gRPC metadata carries them too)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return value.strip(), None
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return "", None
+        public, sep, secret = decoded.partition(":")
+        return (secret, public) if sep and public and secret else ("", None)
+    return peekr_key.strip(), None
 
 
 @dataclass

@@ -18,6 +18,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 
+from traces import extensions
 from traces.models import ApiKey, LogEvent, Membership, Project, Role, Span, Trace
 from traces.normalize import apply_log_events, normalize
 from traces.normalize.types import NormalizedSpan, RawSpan
@@ -605,12 +606,15 @@ def project_create(*, name: str, owner=None) -> tuple[Project, str]:
         _, raw = api_key_create(project=project, name="default")
         if owner is not None:
             Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+        extensions.project_created(project)
     return project, raw
 
 
 def api_key_create(*, project: Project, name: str = "default") -> tuple[ApiKey, str]:
     raw = ApiKey.generate()
-    key = ApiKey.objects.create(project=project, name=name, key_hash=ApiKey.hash(raw), display=raw[:10])
+    key = ApiKey.objects.create(
+        project=project, name=name, key_hash=ApiKey.hash(raw), display=raw[:10], public_key=ApiKey.generate_public()
+    )
     return key, raw
 
 

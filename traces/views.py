@@ -359,14 +359,17 @@ NEW_KEY_SESSION = "peekr_new_api_key"
 NEW_KEY_SECONDS = 120  # a key not shown by then (the redirect never followed) is dropped unseen
 
 
-def _new_key_pop(request: HttpRequest, project_pk: int) -> str:
+def _new_key_pop(request: HttpRequest, project_pk: int) -> tuple[str, str]:
+    """(key, its public part) created a moment ago for this project, once; ("", "") otherwise."""
     held = request.session.get(NEW_KEY_SESSION)
     if not held:
-        return ""
+        return "", ""
     expired = time.time() - held.get("at", 0) > NEW_KEY_SECONDS
     if expired or held.get("project") == project_pk:
         del request.session[NEW_KEY_SESSION]
-    return "" if expired or held.get("project") != project_pk else held["key"]
+    if expired or held.get("project") != project_pk:
+        return "", ""
+    return held["key"], held.get("public", "")
 
 
 class ApiKeyForm(forms.Form):
@@ -389,14 +392,21 @@ def keys(request: HttpRequest, project_id: int) -> HttpResponse:
             raise Http404("No such page")
         form = ApiKeyForm(request.POST)
         if form.is_valid():
-            _, raw_key = api_key_create(project=project, name=form.cleaned_data["name"])
-            request.session[NEW_KEY_SESSION] = {"project": project.pk, "key": raw_key, "at": time.time()}
+            key, raw_key = api_key_create(project=project, name=form.cleaned_data["name"])
+            request.session[NEW_KEY_SESSION] = {
+                "project": project.pk,
+                "key": raw_key,
+                "public": key.public_key,
+                "at": time.time(),
+            }
             return redirect("traces:keys", project_id=project.pk)
-    new_key = _new_key_pop(request, project.pk) if request.method == "GET" else ""
+    new_key, new_public_key = _new_key_pop(request, project.pk) if request.method == "GET" else ("", "")
     context = {
         "keys": selectors.api_keys_list(project=project),
         "form": form,
         "new_key": new_key,
+        "new_public_key": new_public_key,
+        "langfuse_base_url": settings.PEEKR_PUBLIC_URL,  # the Langfuse SDKs append /api/public/otel/v1/traces
         "base_url": f"{settings.PEEKR_PUBLIC_URL}/",  # configured, never the request's Host header
     }
     response = _page(request, "traces/keys.html", context, membership)

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 OTLP, PEEKR = "otlp", "peekr"
+OTLP_PATHS = ("/v1/traces", "/v1/logs", "/v1/metrics", "/api/public/otel/v1/traces", "/api/public/otel/v1/metrics")
 _RPC_CODES = {
     401: code_pb2.UNAUTHENTICATED,
     413: code_pb2.RESOURCE_EXHAUSTED,
@@ -95,7 +96,7 @@ _slots: dict[int, threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
 
 
-def _ingest_slots() -> threading.BoundedSemaphore | None:
+def ingest_slots() -> threading.BoundedSemaphore | None:
     limit = settings.PEEKR_INGEST_MAX_CONCURRENCY
     if limit <= 0:
         return None
@@ -117,7 +118,7 @@ def ingest_endpoint(protocol: str) -> Callable:
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def receiver(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            slots = _ingest_slots()
+            slots = ingest_slots()
             # Not blocking: under gthread a waiting request holds a thread and its client's timeout runs out.
             # Shed before authenticating or reading the body, so a 429 costs next to nothing.
             if slots is not None and not slots.acquire(blocking=False):
@@ -141,5 +142,5 @@ def ingest_endpoint(protocol: str) -> Callable:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """The site's 500 for a receiver's path: a bug is final (no Retry-After), but still in a format it reads."""
-    protocol = OTLP if request.path in ("/v1/traces", "/v1/logs") else PEEKR
+    protocol = OTLP if request.path in OTLP_PATHS else PEEKR
     return error_response(request, protocol, 500, "internal error: the batch was not stored")

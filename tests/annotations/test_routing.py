@@ -150,10 +150,11 @@ def test_invalid_routing_rules_are_refused_with_a_reason(project):
     assert not RoutingRule.objects.exists()
 
 
-def test_routing_is_the_pipelines_last_stage():
+def test_routing_runs_after_evaluation_detection_and_signals():
     from traces.pipeline import STAGES
 
-    assert [s.name for s in STAGES][-1] == "route"
+    names = [s.name for s in STAGES]
+    assert names.index("route") > max(names.index("evaluate"), names.index("detect"), names.index("signals"))
     assert next(s for s in STAGES if s.name == "route").handler is services.traces_route
 
 

@@ -37,7 +37,12 @@ def test_a_first_run_makes_the_login_the_project_its_key_and_a_review_queue(sett
     project = Project.objects.get(name="demo")
     assert ApiKey.objects.filter(project=project, key_hash=ApiKey.hash(printed["demo key"])).exists()
     queue = Queue.objects.get(project=project)
-    assert sorted(queue.routing_rules.values_list("kind", flat=True)) == ["failing_rule", "finding", "thumbs_down"]
+    assert sorted(queue.routing_rules.values_list("kind", flat=True)) == [
+        "failing_rule",
+        "finding",
+        "signal",
+        "thumbs_down",
+    ]
 
 
 def test_the_password_is_kept_owner_only_and_the_demo_key_is_not_kept(settings, tmp_path):

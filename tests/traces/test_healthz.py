@@ -1,7 +1,7 @@
 import pytest
 
 from tests.traces.pipeline_backlog import completed_traces
-from traces.pipeline import PIPELINE_MAX_ATTEMPTS
+from traces.pipeline import PIPELINE_MAX_ATTEMPTS, STAGES
 
 IDLE_STAGE = {"waiting": 0, "oldest_seconds": None}
 
@@ -17,7 +17,7 @@ def test_it_is_200_when_database_and_broker_answer(client, settings):
         "status": "ok",
         "pipeline": "ok",
         "pipeline_detail": {
-            "stages": {"evaluate": IDLE_STAGE, "detect": IDLE_STAGE, "route": IDLE_STAGE},
+            "stages": {s.name: IDLE_STAGE for s in STAGES},
             "failed": 0,
             "behind_seconds": 60,
         },

@@ -34,7 +34,7 @@ def test_a_batch_goes_through_every_stage_and_is_marked_processed(project):
 
     ran = pipeline.pipeline_run(trace_pks=pks)
 
-    assert ran == {"evaluate": 3, "detect": 3, "route": 3}
+    assert ran == {"signals": 3, "evaluate": 3, "detect": 3, "route": 3, "rollup": 3}
     for trace in Trace.objects.filter(pk__in=pks):
         assert trace.stages_done == pipeline.all_stages_mask() and trace.processed_at is not None
     assert Score.objects.filter(trace_id__in=pks, source="rule").values("trace").distinct().count() == 3

@@ -92,5 +92,5 @@ def test_make_run_restarts_a_killed_worker_and_stops_cleanly(tmp_path):
         run.send_signal(signal.SIGTERM)
         code = run.wait(timeout=60)
     assert code == 0
-    assert len(started) == 3  # gunicorn, the pipeline worker and the judge worker, all stopped with it
+    assert len(started) == 4  # gunicorn, the pipeline worker, the judge worker and the gRPC receiver, all stopped
     assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == []
