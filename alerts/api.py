@@ -25,6 +25,8 @@ from alerts.schemas import (
 )
 from peekr_web.errors import NotFound
 from peekr_web.schemas import Id
+from traces.access import Action, api_requires
+from traces.audit import audit_request
 
 router = Router(tags=["alerts"])
 
@@ -105,36 +107,45 @@ def _alert(request, alert_id: int) -> Alert:
 
 
 @router.get("/monitors", response=MonitorListOut, summary="List monitors")
+@api_requires(Action.VIEW_TRACES)
 def list_monitors(request):
     """The project's monitors (built-in ones first) with their last evaluation and open alert."""
     return {"items": [monitor_out(m) for m in selectors.monitors(project=request.project)]}
 
 
 @router.post("/monitors", response={201: MonitorOut, 400: Error}, summary="Create a monitor")
+@api_requires(Action.MANAGE_MONITORS)
 def create_monitor(request, payload: MonitorIn):
     """A metric (or `kind: user_cost`) watched against its 7-day baseline: review past `review_sigma` spreads,
     page past `page_sigma` sustained `sustain_count` evaluations, no verdict under `min_sample` items."""
     monitor = monitor_services.monitor_create(project=request.project, **payload.dict())
+    audit_request(request, project=request.project, action="monitor.create", target=monitor.name)
     return Status(201, monitor_out(_monitor(request, monitor.pk)))
 
 
 @router.get("/monitors/{monitor_id}", response={200: MonitorOut, 404: Error}, summary="A monitor")
+@api_requires(Action.VIEW_TRACES)
 def get_monitor(request, monitor_id: Id):
     return monitor_out(_monitor(request, monitor_id))
 
 
 @router.patch("/monitors/{monitor_id}", response={200: MonitorOut, 400: Error, 404: Error}, summary="Change a monitor")
+@api_requires(Action.MANAGE_MONITORS)
 def update_monitor(request, monitor_id: Id, payload: MonitorPatch):
     """Only the fields given change; changing the metric or the filter starts the evaluation state again."""
     monitor = _monitor(request, monitor_id)
     monitor_services.monitor_update(monitor=monitor, **payload.dict(exclude_unset=True))
+    audit_request(request, project=request.project, action="monitor.update", target=monitor.name)
     return monitor_out(_monitor(request, monitor_id))
 
 
 @router.delete("/monitors/{monitor_id}", response={204: None, 404: Error}, summary="Delete a monitor")
+@api_requires(Action.MANAGE_MONITORS)
 def delete_monitor(request, monitor_id: Id):
     """The monitor and its alerts' history go."""
-    monitor_services.monitor_delete(monitor=_monitor(request, monitor_id))
+    monitor = _monitor(request, monitor_id)
+    monitor_services.monitor_delete(monitor=monitor)
+    audit_request(request, project=request.project, action="monitor.delete", target=monitor.name)
     return Status(204, None)
 
 
@@ -142,6 +153,7 @@ def delete_monitor(request, monitor_id: Id):
 
 
 @router.get("/alerts", response=AlertListOut, summary="List alerts")
+@api_requires(Action.VIEW_TRACES)
 def list_alerts(request, q: Query[AlertQuery]):
     """Open alerts first, newest first; `state=open` (firing or acknowledged), `firing`, `acknowledged`,
     `resolved`; each with its payload and history."""
@@ -150,6 +162,7 @@ def list_alerts(request, q: Query[AlertQuery]):
 
 
 @router.get("/alerts/{alert_id}", response={200: AlertOut, 404: Error}, summary="An alert")
+@api_requires(Action.VIEW_TRACES)
 def get_alert(request, alert_id: Id):
     return alert_out(_alert(request, alert_id))
 
@@ -157,6 +170,7 @@ def get_alert(request, alert_id: Id):
 @router.post(
     "/alerts/{alert_id}/acknowledge", response={200: AlertOut, 400: Error, 404: Error}, summary="Acknowledge an alert"
 )
+@api_requires(Action.MANAGE_MONITORS)
 def acknowledge_alert(request, alert_id: Id):
     """Someone is on it; the alert stays open until it resolves."""
     services.alert_acknowledge(alert=_alert(request, alert_id))
@@ -164,6 +178,7 @@ def acknowledge_alert(request, alert_id: Id):
 
 
 @router.post("/alerts/{alert_id}/resolve", response={200: AlertOut, 400: Error, 404: Error}, summary="Resolve an alert")
+@api_requires(Action.MANAGE_MONITORS)
 def resolve_alert(request, alert_id: Id):
     """Close it by hand (alerts also resolve themselves once the metric passes again)."""
     services.alert_resolve(alert=_alert(request, alert_id), note="resolved through the API")
@@ -174,11 +189,13 @@ def resolve_alert(request, alert_id: Id):
 
 
 @router.get("/channels", response=ChannelListOut, summary="List channels")
+@api_requires(Action.MANAGE_MONITORS)
 def list_channels(request):
     return {"items": [channel_out(c) for c in selectors.channels(project=request.project)]}
 
 
 @router.post("/channels", response={201: ChannelOut, 400: Error}, summary="Create a channel")
+@api_requires(Action.MANAGE_MONITORS)
 def create_channel(request, payload: ChannelIn):
     """`webhook` (JSON signed with HMAC-SHA256: `X-Peekr-Signature: sha256=<hex>` over `"{X-Peekr-Timestamp}." +
     body`, key `secret`), `slack` (an incoming-webhook URL) or `email` (addresses)."""
@@ -187,6 +204,7 @@ def create_channel(request, payload: ChannelIn):
 
 
 @router.post("/channels/{channel_id}/test", response={202: DeliveryOut, 404: Error}, summary="Send a test alert")
+@api_requires(Action.MANAGE_MONITORS)
 def test_channel(request, channel_id: Id):
     """A test alert in the real shape, delivered by the worker like any other (see the delivery's log)."""
     channel = selectors.channel_get(project=request.project, channel_id=channel_id)
@@ -196,6 +214,7 @@ def test_channel(request, channel_id: Id):
 
 
 @router.get("/channels/{channel_id}/deliveries", response={200: list[DeliveryOut], 404: Error}, summary="Delivery log")
+@api_requires(Action.MANAGE_MONITORS)
 def channel_deliveries(request, channel_id: Id):
     """The channel's newest deliveries, each with every attempt (status code, error, duration)."""
     channel = selectors.channel_get(project=request.project, channel_id=channel_id)

@@ -16,6 +16,7 @@ from alerts.models import Monitor
 from insights.charts import ACCENT, CONFIG, ERROR, MUTED, _layout
 from metrics import selectors as metric_selectors
 from metrics.accumulators import metric_def
+from metrics.charts import add_deploy_markers
 
 DAYS_SHOWN = 8
 REVIEW_FILL, PAGE_FILL = "rgba(36, 86, 214, 0.10)", "rgba(200, 40, 46, 0.06)"
@@ -60,19 +61,8 @@ def monitor_chart(*, monitor: Monitor, now: datetime | None = None) -> tuple[str
             hovertemplate="%{y:.3f}" + (" " + unit if unit else "") + " (n=%{customdata})<extra></extra>",
         )
     )
-    for d in metric_selectors.deploys_between(project=monitor.project, start=start, end=now):
-        fig.add_shape(
-            type="line", x0=d.at, x1=d.at, y0=0, y1=1, yref="paper", line={"color": ERROR, "width": 1, "dash": "dot"}
-        )
-        fig.add_annotation(
-            x=d.at,
-            y=1,
-            yref="paper",
-            text=d.version,
-            showarrow=False,
-            font={"size": 10, "color": ERROR},
-            yanchor="bottom",
-        )
+    deploys = metric_selectors.deploys_between(project=monitor.project, start=start, end=now)
+    add_deploy_markers(fig, deploys, span=now - start, color=ERROR)
     _layout(fig, legend=False)
     fig.update_xaxes(range=[start, now], showgrid=False)
     fig.update_yaxes(title_text=unit or "value", ticksuffix="%" if unit == "%" else "")

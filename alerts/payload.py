@@ -231,6 +231,8 @@ def text_lines(message: dict) -> list[str]:
 
 def slack_body(message: dict) -> dict:
     """A Slack incoming-webhook body (blocks with a text fallback), from the same payload."""
+    if "slack" in message:  # another app's message (regressions) brings its own body
+        return message["slack"]
     p = message["payload"]
     m = p["monitor"]
     delta = fmt(p["delta"], m["unit"]) + (f" ({p['delta_pct']:+.1f} %)" if p.get("delta_pct") is not None else "")

@@ -5,7 +5,7 @@ from ninja import Schema
 from pydantic import Field
 
 from peekr_web.schemas import Error as Error  # the one error body, re-exported for alerts.api
-from peekr_web.schemas import Id, SafeStr
+from peekr_web.schemas import Id, Integer, Number, SafeStr
 
 
 class MonitorIn(Schema):
@@ -19,11 +19,11 @@ class MonitorIn(Schema):
     runbook_url: SafeStr = Field("", max_length=2000)
     owners: list[SafeStr] = Field(default_factory=list, description="usernames of project members")
     channels: list[Id] = Field(default_factory=list)
-    review_sigma: float = Field(3.0, description="review past this many baseline spreads")
-    page_sigma: float = Field(5.0, description="page past this many spreads, sustained")
-    sustain_count: int = Field(3, description="consecutive page-band evaluations before a page")
-    min_sample: int = Field(30, description="items needed in the 24 h window and in the baseline")
-    factor: float = Field(5.0, description="user_cost: times the user's own daily baseline")
+    review_sigma: Number = Field(3.0, description="review past this many baseline spreads")
+    page_sigma: Number = Field(5.0, description="page past this many spreads, sustained")
+    sustain_count: Integer = Field(3, description="consecutive page-band evaluations before a page")
+    min_sample: Integer = Field(30, description="items needed in the 24 h window and in the baseline")
+    factor: Number = Field(5.0, description="user_cost: times the user's own daily baseline")
     enabled: bool = True
 
 
@@ -35,11 +35,11 @@ class MonitorPatch(Schema):
     runbook_url: SafeStr | None = Field(None, max_length=2000)
     owners: list[SafeStr] | None = None
     channels: list[Id] | None = None
-    review_sigma: float | None = None
-    page_sigma: float | None = None
-    sustain_count: int | None = None
-    min_sample: int | None = None
-    factor: float | None = None
+    review_sigma: Number | None = None
+    page_sigma: Number | None = None
+    sustain_count: Integer | None = None
+    min_sample: Integer | None = None
+    factor: Number | None = None
     enabled: bool | None = None
 
 

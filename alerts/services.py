@@ -40,6 +40,7 @@ BASELINE_DAYS = 7
 REVIEW_QUEUE = "Monitor review"
 REVIEW_SAMPLE = 10
 REVIEW_EVERY = timedelta(hours=1)
+ALERT_FIRED_HOOKS: list = []  # callables (alert), run after the firing commits (regressions registers one)
 STATE_FIELDS = [
     "consecutive",
     "last_evaluated_at",
@@ -284,6 +285,7 @@ def alert_fire(*, monitor: Monitor, figures: dict, now: datetime | None = None) 
             alert = Alert.objects.create(project=monitor.project, monitor=monitor, payload=body, opened_at=now)
             AlertEvent.objects.create(alert=alert, at=now, kind="fired", note=body["reason"][:300])
             _notify(alert, "fired")
+            transaction.on_commit(lambda: [hook(alert) for hook in ALERT_FIRED_HOOKS], robust=True)
     except IntegrityError:
         return None
     return alert

@@ -20,22 +20,18 @@ from alerts.models import Channel, Monitor
 from metrics import selectors as metric_selectors
 from metrics.models import DIMENSIONS
 from traces import selectors as trace_selectors
-from traces.models import Membership, Role
+from traces.access import Action, membership_for, requires, role_can
+from traces.audit import audit_request
+from traces.models import Membership
 
-EDITORS = (Role.OWNER, Role.ADMIN, Role.ENGINEER)
 ALERT_STATES = [("open", "Open"), ("resolved", "Resolved"), ("all", "All")]
-
-
-def _membership(request: HttpRequest, project_id: int, *, write: bool = False) -> Membership:
-    membership = trace_selectors.membership_get(user=request.user, project_id=project_id)
-    if membership is None or (write and membership.role not in EDITORS):
-        raise Http404("No such page")
-    return membership
 
 
 def _page(request: HttpRequest, template: str, context: dict, membership: Membership, status: int = 200):
     context.setdefault("nav_projects", trace_selectors.user_projects(user=request.user))
-    context.update(membership=membership, project=membership.project, can_edit=membership.role in EDITORS)
+    context.update(
+        membership=membership, project=membership.project, can_edit=role_can(membership.role, Action.MANAGE_MONITORS)
+    )
     return render(request, template, context, status=status)
 
 
@@ -93,9 +89,10 @@ class MonitorForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.VIEW_TRACES, post=Action.MANAGE_MONITORS)
 def monitor_list(request: HttpRequest, project_id: int) -> HttpResponse:
     """The project's monitors with their state; editors create one with the form below the list."""
-    membership = _membership(request, project_id, write=request.method == "POST")
+    membership = membership_for(request, project_id)
     project = membership.project
     form = MonitorForm(request.POST or None, project=project)
     status = 200
@@ -106,6 +103,7 @@ def monitor_list(request: HttpRequest, project_id: int) -> HttpResponse:
             except monitor_services.MonitorInvalid as exc:
                 form.add_error(None, str(exc))
             else:
+                audit_request(request, project=project, action="monitor.create", target=monitor.name)
                 return redirect("alerts:monitor_detail", project_id=project.pk, monitor_id=monitor.pk)
         status = 400
     context = {
@@ -118,13 +116,16 @@ def monitor_list(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_MONITORS)
 def monitor_toggle(request: HttpRequest, project_id: int, monitor_id: int) -> HttpResponse:
     """Enable or disable a monitor; htmx gets its row back."""
-    membership = _membership(request, project_id, write=True)
+    membership = membership_for(request, project_id)
     monitor = selectors.monitor_get(project=membership.project, monitor_id=monitor_id)
     if monitor is None:
         raise Http404("No such monitor")
     monitor_services.monitor_update(monitor=monitor, enabled=request.POST.get("enabled") == "1")
+    audit_request(request, project=membership.project, action="monitor.update", target=monitor.name,
+                  details={"enabled": monitor.enabled})  # fmt: skip
     if not _wants_partial(request):
         return redirect("alerts:monitor_list", project_id=project_id)
     return _page(request, "alerts/monitor_list.html#monitor_row", {"m": monitor}, membership)
@@ -132,20 +133,23 @@ def monitor_toggle(request: HttpRequest, project_id: int, monitor_id: int) -> Ht
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_MONITORS)
 def monitor_delete(request: HttpRequest, project_id: int, monitor_id: int) -> HttpResponse:
-    membership = _membership(request, project_id, write=True)
+    membership = membership_for(request, project_id)
     monitor = selectors.monitor_get(project=membership.project, monitor_id=monitor_id)
     if monitor is None:
         raise Http404("No such monitor")
     monitor_services.monitor_delete(monitor=monitor)
+    audit_request(request, project=membership.project, action="monitor.delete", target=monitor.name)
     return redirect("alerts:monitor_list", project_id=project_id)
 
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def monitor_detail(request: HttpRequest, project_id: int, monitor_id: int) -> HttpResponse:
     """A monitor: thresholds, state, its chart (loaded as a partial) and its alerts."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     monitor = selectors.monitor_get(project=membership.project, monitor_id=monitor_id)
     if monitor is None:
         raise Http404("No such monitor")
@@ -158,8 +162,9 @@ def monitor_detail(request: HttpRequest, project_id: int, monitor_id: int) -> Ht
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def monitor_chart(request: HttpRequest, project_id: int, monitor_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     monitor = selectors.monitor_get(project=membership.project, monitor_id=monitor_id)
     if monitor is None:
         raise Http404("No such monitor")
@@ -173,9 +178,10 @@ def monitor_chart(request: HttpRequest, project_id: int, monitor_id: int) -> Htt
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
+@requires(Action.VIEW_TRACES)
 def alert_list(request: HttpRequest, project_id: int) -> HttpResponse:
     """Open alerts first, then resolved ones; each with its payload and history."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     state = request.GET.get("state", "all")
     state = state if state in dict(ALERT_STATES) else "all"
     context = {
@@ -188,8 +194,9 @@ def alert_list(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def alert_detail(request: HttpRequest, project_id: int, alert_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     alert = selectors.alert_get(project=membership.project, alert_id=alert_id)
     if alert is None:
         raise Http404("No such alert")
@@ -198,9 +205,10 @@ def alert_detail(request: HttpRequest, project_id: int, alert_id: int) -> HttpRe
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_MONITORS)
 def alert_action(request: HttpRequest, project_id: int, alert_id: int) -> HttpResponse:
     """Acknowledge or resolve; htmx gets the alert's card back, a plain form the alert's page."""
-    membership = _membership(request, project_id, write=True)
+    membership = membership_for(request, project_id)
     alert = selectors.alert_get(project=membership.project, alert_id=alert_id)
     if alert is None:
         raise Http404("No such alert")
@@ -232,9 +240,10 @@ class ChannelForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.VIEW_TRACES, post=Action.MANAGE_MONITORS)
 def channel_list(request: HttpRequest, project_id: int) -> HttpResponse:
     """The project's channels, a form to add one, a test button each, and the newest deliveries."""
-    membership = _membership(request, project_id, write=request.method == "POST")
+    membership = membership_for(request, project_id)
     project = membership.project
     form = ChannelForm(request.POST or None)
     status = 200
@@ -260,9 +269,10 @@ def channel_list(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_MONITORS)
 def channel_test(request: HttpRequest, project_id: int, channel_id: int) -> HttpResponse:
     """Send a test alert; htmx gets a note in place of the button's status."""
-    membership = _membership(request, project_id, write=True)
+    membership = membership_for(request, project_id)
     channel = selectors.channel_get(project=membership.project, channel_id=channel_id)
     if channel is None:
         raise Http404("No such channel")
@@ -274,8 +284,9 @@ def channel_test(request: HttpRequest, project_id: int, channel_id: int) -> Http
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_MONITORS)
 def channel_delete(request: HttpRequest, project_id: int, channel_id: int) -> HttpResponse:
-    membership = _membership(request, project_id, write=True)
+    membership = membership_for(request, project_id)
     channel = selectors.channel_get(project=membership.project, channel_id=channel_id)
     if channel is None:
         raise Http404("No such channel")

@@ -1,13 +1,12 @@
 """JSON API for human review: queues, items, annotations, golden sets, versions, runs, calibration, triage.
 
-The API key is project-level: it acts for the whole project. Reviewing calls (claim, annotate, release,
-skip) name the reviewer, who must be a project member allowed to review (owner, admin, engineer,
-reviewer; not a viewer). Anything of another project answers 404.
+Reviewing calls (claim, annotate, release, skip) act as a person: they need a personal API token, whose user
+is the reviewer (a project key answers 403, and so does a `reviewer` field naming someone else). Every claim,
+label and promotion records who made it. Anything of another project answers 404.
 """
 
 from typing import Literal
 
-from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router, Status
@@ -41,8 +40,10 @@ from annotations.schemas import (
     VersionDetailOut,
     VersionOut,
 )
-from peekr_web.errors import NotFound
+from peekr_web.errors import Forbidden, NotFound
 from peekr_web.schemas import Id, SafeStr
+from traces.access import Action, api_requires, api_user
+from traces.audit import audit_label, audit_request
 from traces.models import Trace
 
 router = Router(tags=["review"])
@@ -64,9 +65,11 @@ def _golden_set(request, set_id: int) -> GoldenSet:
 
 
 def _reviewer(request, username: str):
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None or not services.can_review(project=request.project, user=user):
-        raise NotFound(f"no reviewer {username!r} in this project")
+    """The token's user (api_requires(REVIEW) let only a person with a reviewing role through); a `reviewer`
+    naming someone else is refused rather than acted upon."""
+    user = api_user(request)
+    if username and username != user.get_username():
+        raise Forbidden(f"reviewer {username!r} is not this token's user ({user.get_username()!r})")
     return user
 
 
@@ -113,18 +116,21 @@ def run_out(run: RegressionRun) -> dict:
 
 
 @router.get("/queues", response=list[QueueOut], summary="List review queues")
+@api_requires(Action.VIEW_REVIEW)
 def list_queues(request):
     """The project's queues with their progress counts."""
     return [queue_out(q) for q in selectors.queues_with_progress(project=request.project)]
 
 
 @router.post("/queues", response={201: QueueOut, 400: Error}, summary="Create a review queue")
+@api_requires(Action.MANAGE_REVIEW)
 def create_queue(request, payload: QueueIn):
     queue = services.queue_create(project=request.project, **payload.dict())
     return Status(201, queue_out(queue))
 
 
 @router.get("/queues/{queue_id}", response={200: QueueDetailOut, 404: Error}, summary="Get a queue's progress")
+@api_requires(Action.VIEW_REVIEW)
 def get_queue(request, queue_id: Id):
     """Progress of the queue, and reviews per reviewer."""
     queue = _queue(request, queue_id)
@@ -133,6 +139,7 @@ def get_queue(request, queue_id: Id):
 
 
 @router.get("/queues/{queue_id}/routing-rules", response={200: list[RoutingRuleOut], 404: Error}, summary="Routing")
+@api_requires(Action.VIEW_REVIEW)
 def list_routing_rules(request, queue_id: Id):
     return list(RoutingRule.objects.filter(queue=_queue(request, queue_id)).order_by("pk"))
 
@@ -140,6 +147,7 @@ def list_routing_rules(request, queue_id: Id):
 @router.post(
     "/queues/{queue_id}/routing-rules", response={201: RoutingRuleOut, 400: Error, 404: Error}, summary="Add routing"
 )
+@api_requires(Action.MANAGE_REVIEW)
 def create_routing_rule(request, queue_id: Id, payload: RoutingRuleIn):
     """Route completed traces into this queue automatically: failing rule, score below / in a band,
     thumbs-down, escalation, detector finding, or a random sample."""
@@ -148,6 +156,7 @@ def create_routing_rule(request, queue_id: Id, payload: RoutingRuleIn):
 
 
 @router.get("/queues/{queue_id}/items", response={200: list[ItemOut], 404: Error}, summary="List a queue's items")
+@api_requires(Action.VIEW_REVIEW)
 def list_items(
     request,
     queue_id: Id,
@@ -160,6 +169,7 @@ def list_items(
 
 
 @router.post("/queues/{queue_id}/items", response={201: ItemsAddOut, 404: Error}, summary="Add traces to a queue")
+@api_requires(Action.MANAGE_REVIEW)
 def add_items(request, queue_id: Id, payload: ItemsAddIn):
     """Add traces by id, one or in bulk; traces already in the queue (or unknown) are left out."""
     queue = _queue(request, queue_id)
@@ -170,18 +180,21 @@ def add_items(request, queue_id: Id, payload: ItemsAddIn):
 
 
 @router.post("/queues/{queue_id}/claim", response={200: ItemOut, 204: None, 404: Error}, summary="Claim the next item")
+@api_requires(Action.REVIEW)
 def claim_next(request, queue_id: Id, payload: ReviewerIn):
     """The reviewer's next item, claimed for them for the queue's claim time; 204 when nothing is left."""
     queue = _queue(request, queue_id)
     item = services.queue_item_claim(queue=queue, user=_reviewer(request, payload.reviewer))
     if item is None:
         return Status(204, None)
+    audit_request(request, project=request.project, action="review.claim", target=f"item {item.pk}")
     return item_out(selectors.item_get(project=request.project, item_pk=item.pk))
 
 
 @router.post(
     "/queue-items/{item_id}/annotations", response={201: AnnotationOut, 400: Error, 404: Error}, summary="Annotate"
 )
+@api_requires(Action.REVIEW)
 def annotate(request, item_id: Id, payload: AnnotationIn):
     """Failure labels from the taxonomy, a value per score config, a comment, the expected output."""
     item = _item(request, item_id)
@@ -193,6 +206,7 @@ def annotate(request, item_id: Id, payload: AnnotationIn):
 
 
 @router.post("/queue-items/{item_id}/release", response={200: ItemOut, 404: Error}, summary="Release a claim")
+@api_requires(Action.REVIEW)
 def release(request, item_id: Id, payload: ReviewerIn):
     item = _item(request, item_id)
     services.queue_item_release(item=item, user=_reviewer(request, payload.reviewer))
@@ -200,6 +214,7 @@ def release(request, item_id: Id, payload: ReviewerIn):
 
 
 @router.post("/queue-items/{item_id}/skip", response={200: ItemOut, 404: Error}, summary="Skip an item")
+@api_requires(Action.REVIEW)
 def skip(request, item_id: Id, payload: ReviewerIn):
     item = _item(request, item_id)
     services.queue_item_skip(item=item, user=_reviewer(request, payload.reviewer))
@@ -207,11 +222,13 @@ def skip(request, item_id: Id, payload: ReviewerIn):
 
 
 @router.get("/taxonomy", response=TaxonomyOut, summary="The project's failure labels")
+@api_requires(Action.VIEW_REVIEW)
 def get_taxonomy(request):
     return {"labels": services.taxonomy_get(project=request.project)}
 
 
 @router.put("/taxonomy", response={200: TaxonomyOut, 400: Error}, summary="Replace the failure labels")
+@api_requires(Action.MANAGE_REVIEW)
 def put_taxonomy(request, payload: TaxonomyIn):
     return {"labels": services.taxonomy_set(project=request.project, labels=payload.labels)}
 
@@ -228,17 +245,20 @@ def golden_set_out(row: dict) -> dict:
 
 
 @router.get("/golden-sets", response=list[GoldenSetOut], summary="List golden sets")
+@api_requires(Action.VIEW_REVIEW)
 def list_golden_sets(request):
     return [golden_set_out(row) for row in selectors.golden_sets_with_latest(project=request.project)]
 
 
 @router.post("/golden-sets", response={201: GoldenSetOut, 400: Error}, summary="Create a golden set")
+@api_requires(Action.MANAGE_REVIEW)
 def create_golden_set(request, payload: GoldenSetIn):
     s = services.golden_set_create(project=request.project, **payload.dict())
     return Status(201, golden_set_out({"golden_set": s, "version": None, "items": 0}))
 
 
 @router.get("/golden-sets/{set_id}/versions", response={200: list[VersionOut], 404: Error}, summary="Versions")
+@api_requires(Action.VIEW_REVIEW)
 def list_versions(request, set_id: Id):
     from django.db.models import Count
 
@@ -249,6 +269,7 @@ def list_versions(request, set_id: Id):
 @router.get(
     "/golden-sets/{set_id}/versions/{number}", response={200: VersionDetailOut, 404: Error}, summary="One version"
 )
+@api_requires(Action.VIEW_REVIEW)
 def get_version(request, set_id: Id, number: Id):
     """A version with all of its cases, as they were written (versions never change)."""
     version = selectors.golden_version_get(golden_set=_golden_set(request, set_id), number=number)
@@ -268,6 +289,7 @@ EXPORT_CONTENT = {
     "/golden-sets/{set_id}/versions/{number}/export", response={404: Error}, summary="Export as JSONL or a pytest file",
     openapi_extra={"responses": {200: {"description": "the cases as JSON lines or a pytest module", "content": EXPORT_CONTENT}}},
 )  # fmt: skip
+@api_requires(Action.VIEW_REVIEW)
 def export_version(request, set_id: Id, number: Id, format: Literal["jsonl", "pytest"] = "jsonl"):
     golden_set = _golden_set(request, set_id)
     version = selectors.golden_version_get(golden_set=golden_set, number=number)
@@ -289,6 +311,7 @@ def export_version(request, set_id: Id, number: Id, format: Literal["jsonl", "py
     "/golden-sets/{set_id}/promote", response={201: PromoteOut, 200: PromoteOut, 400: Error, 404: Error},
     summary="Promote reviewed items or traces",
 )  # fmt: skip
+@api_requires(Action.MANAGE_REVIEW)
 def promote(request, set_id: Id, payload: PromoteIn):
     """Writes a new version with every earlier case plus one representative per new failure pattern."""
     golden_set = _golden_set(request, set_id)
@@ -302,14 +325,17 @@ def promote(request, set_id: Id, payload: PromoteIn):
         raise NotFound("unknown item or trace")
     version = services.golden_items_promote(
         golden_set=golden_set, items_or_traces=items + traces, graders=payload.graders, group=payload.group,
-        note=payload.note,
+        note=payload.note, created_by=api_user(request), created_by_label=audit_label(request),
     )  # fmt: skip
     if version is None:
         return Status(200, {"version": None})
+    audit_request(request, project=request.project, action="golden_set.promote",
+                  target=f"{golden_set.name} v{version.number}")  # fmt: skip
     return Status(201, {"version": version_out(version)})
 
 
 @router.delete("/golden-sets/{set_id}/cases/{case_id}", response={201: VersionOut, 404: Error}, summary="Remove a case")
+@api_requires(Action.MANAGE_REVIEW)
 def remove_case(request, set_id: Id, case_id: Path[SafeStr]):
     """Writes a new version without the case; earlier versions keep it."""
     version = services.golden_item_remove(golden_set=_golden_set(request, set_id), case_id=case_id)
@@ -320,12 +346,14 @@ def remove_case(request, set_id: Id, case_id: Path[SafeStr]):
 
 
 @router.get("/regression-runs", response={200: list[RunOut], 404: Error}, summary="List regression runs")
+@api_requires(Action.VIEW_REVIEW)
 def list_runs(request, golden_set_id: Id | None = None, limit: int = Query(100, ge=1, le=1000)):
     golden_set = _golden_set(request, golden_set_id) if golden_set_id else None
     return [run_out(r) for r in selectors.runs_for_project(project=request.project, golden_set=golden_set)[:limit]]
 
 
 @router.get("/regression-runs/{run_id}", response={200: RunDetailOut, 404: Error}, summary="A run with its results")
+@api_requires(Action.VIEW_REVIEW)
 def get_run(request, run_id: Id):
     run = get_object_or_404(
         RegressionRun.objects.select_related("version__golden_set"), pk=run_id,
@@ -339,6 +367,7 @@ def get_run(request, run_id: Id):
 
 
 @router.get("/calibration", response=list[CalibrationOut], summary="Evaluator agreement with human reviews")
+@api_requires(Action.VIEW_REVIEW)
 def calibration(request):
     """Per automated evaluator: percent agreement, Cohen's kappa, sample size, confusion matrix, and whether it
     may block a release (at least 50 labelled items and 85% agreement)."""
@@ -346,6 +375,7 @@ def calibration(request):
 
 
 @router.get("/triage", response=TriageOut, summary="The week's worst-scoring traces")
+@api_requires(Action.VIEW_TRACES)
 def triage(request, limit: int = Query(30, ge=1, le=100)):
     data = selectors.weekly_triage(project=request.project, limit=limit)
     return {

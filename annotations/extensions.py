@@ -24,5 +24,13 @@ def demo_queue_create(project) -> None:
         routing_rule_create(queue=queue, kind=kind)
 
 
+def trace_in_review(project_id: int, trace_pk: int) -> bool:
+    """A reviewer who may not browse the explorer may open a trace that is in one of the project's queues."""
+    from annotations.models import QueueItem
+
+    return QueueItem.objects.filter(queue__project_id=project_id, trace_id=trace_pk).exists()
+
+
 def register() -> None:
     extensions.demo_project_hook_register(demo_queue_create)
+    extensions.review_trace_hook_register(trace_in_review)

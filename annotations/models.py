@@ -57,7 +57,10 @@ class QueueItem(models.Model):
 
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="items")
     trace = models.ForeignKey("traces.Trace", on_delete=models.CASCADE, related_name="queue_items")
-    span = models.ForeignKey("traces.Span", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # No database foreign key (spans are partitioned on PostgreSQL, traces 0013); the ORM cascades.
+    span = models.ForeignKey(
+        "traces.Span", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
+    )
     reason = models.CharField(max_length=300)  # why it was routed: "manual", "failing rule pii", ...
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     claimed_by = models.ForeignKey(
@@ -103,6 +106,11 @@ class GoldenSetVersion(models.Model):
     number = models.PositiveIntegerField()
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Who wrote it (a promotion, an import, a removal): the person, and a label that outlives them or names the key.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["golden_set", "number"], name="goldenversion_unique")]

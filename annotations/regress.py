@@ -13,8 +13,9 @@ history does not already contain it.
 
 Graders: deterministic ones are the evals rules (``evals.evaluators.run_rules``) on an EvalTarget built from
 the case and the answer; semantic ones are the evals judges (``judge_sync``). A deterministic failure always
-fails the case; a semantic failure fails it only when that judge is blocking (calibrated: gate-eligible,
-or the caller asked for strict judges); otherwise it is reported as advisory. Threshold of a semantic
+fails the case when that evaluator is blocking in the project (evals.modes; a judge must be calibrated to be
+made blocking), or when the caller asked for strict judges (every grader blocks); otherwise it is reported as
+advisory. Threshold of a semantic
 grader: the calibrated threshold when known, else the grader's own, else 0.5.
 """
 
@@ -223,8 +224,10 @@ def grade(
     judge=None,
     thresholds: dict[str, float] | None = None,
     blocking_judges: set[str] | None = None,
+    blocking_rules: set[str] | None = None,
 ) -> list[dict]:
-    """One result per grader: {"grader", "passed" (None: not run), "value", "reason", "blocking"}."""
+    """One result per grader: {"grader", "passed" (None: not run), "value", "reason", "blocking"}. A grader
+    blocks when it is in blocking_judges / blocking_rules (None: every judge / every rule blocks)."""
     from evals import evaluators as registry
 
     thresholds = thresholds or {}
@@ -239,14 +242,17 @@ def grade(
             results.append({"grader": kind, "passed": False, "value": None, "blocking": True,
                             "reason": f"unknown grader {kind!r}"})  # fmt: skip
             continue
+        blocking = blocking_rules is None or kind in blocking_rules
         result = registry.run_rules(target, _config(grader), [kind]).get(kind)
         if result is None or result.status == "skipped":
-            results.append({"grader": kind, "passed": True, "value": None, "blocking": True,
+            results.append({"grader": kind, "passed": True, "value": None, "blocking": blocking,
                             "reason": "not applicable to this answer"})  # fmt: skip
             continue
         passed = False if result.status == "error" else result.passed is not False
         reason = result.error if result.status == "error" else (result.explanation or result.label)
-        results.append({"grader": kind, "passed": passed, "value": result.value, "blocking": True, "reason": reason})
+        results.append(
+            {"grader": kind, "passed": passed, "value": result.value, "blocking": blocking, "reason": reason}
+        )
     return results
 
 
@@ -285,6 +291,7 @@ def replay_case(
     judge=None,
     thresholds: dict[str, float] | None = None,
     blocking_judges: set[str] | None = None,
+    blocking_rules: set[str] | None = None,
     client: httpx.Client | None = None,
 ) -> Outcome:
     """Call the candidate on one case and grade its answer. CandidateUnreachable propagates (stop the run)."""
@@ -300,7 +307,8 @@ def replay_case(
         if own:
             client.close()
     latency = (time.perf_counter() - started) * 1000
-    results = grade(case, output, messages, judge=judge, thresholds=thresholds, blocking_judges=blocking_judges)
+    results = grade(case, output, messages, judge=judge, thresholds=thresholds, blocking_judges=blocking_judges,
+                    blocking_rules=blocking_rules)  # fmt: skip
     passed = not any(r["blocking"] and r["passed"] is False for r in results)
     return Outcome(case_id=case["case_id"], name=case_name(case), passed=passed, output=output,
                    grader_results=results, latency_ms=latency)  # fmt: skip
@@ -328,7 +336,7 @@ def junit_xml(suite_name: str, outcomes: list[Outcome], classname: str = "peekr.
             ET.SubElement(case, "failure", message=message[:500]).text = f"{body}\n\noutput:\n{o.output[:2000]}"
         advisory = [g for g in o.grader_results if not g.get("blocking") and g.get("passed") is False]
         if advisory:
-            ET.SubElement(case, "system-out").text = "advisory (uncalibrated judge): " + "; ".join(
+            ET.SubElement(case, "system-out").text = "advisory (not a blocking evaluator): " + "; ".join(
                 f"{g['grader']}: {g.get('reason', '')}" for g in advisory
             )
     ET.indent(suite)

@@ -81,7 +81,11 @@ class ItemsAddOut(Schema):
 
 
 class ReviewerIn(Schema):
-    reviewer: SafeStr = Field(..., description="username of a project member who may review (not a viewer)")
+    reviewer: SafeStr = Field(
+        "",
+        description="optional: the personal token's own username (anything else answers 403); the token's "
+        "user is the reviewer",
+    )
 
 
 class AnnotationIn(ReviewerIn):

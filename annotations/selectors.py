@@ -197,6 +197,7 @@ def weekly_triage(*, project: Project, now: datetime | None = None, limit: int =
             trace__start_time__gte=now - timedelta(days=7),
             trace__start_time__lte=now,
         )
+        .exclude(mode="shadow")  # shadow rules are shown apart, never ranked with the rest
         .values("trace_id")
         .annotate(mean=Avg(value), n=Count("id"), failed=Count("id", filter=Q(passed=False)))
         .filter(mean__isnull=False)
@@ -294,6 +295,11 @@ def calibration_report(*, project: Project) -> list[dict]:
              **result.as_dict()}
         )  # fmt: skip
     return report
+
+
+def calibration_by_evaluator(project: Project) -> dict[str, dict]:
+    """calibration_report by evaluator: the figures evals.modes gates a blocking judge on (its provider)."""
+    return {row["evaluator"]: row for row in calibration_report(project=project)}
 
 
 def gate_settings(*, project: Project) -> tuple[dict[str, float], set[str]]:

@@ -35,14 +35,13 @@ from annotations.models import (
     RoutingRule,
 )
 from peekr_web.errors import Invalid, NotFound
-from traces.models import Membership, Project, Role, Span, Trace
+from traces.models import Project, Span, Trace
 
 log = logging.getLogger(__name__)
 
 # Seconds after a trace completes before routing reads its scores: rules land within a second of the
 # evaluation task, judges usually within this delay. A judge that lands later is caught by a re-route
 # (thumbs-down feedback re-evaluates; routing is idempotent).
-REVIEW_ROLES = (Role.OWNER, Role.ADMIN, Role.ENGINEER, Role.REVIEWER)
 SCORE_TYPES = ("boolean", "categorical", "numeric")
 
 
@@ -166,14 +165,18 @@ def routing_rule_create(*, queue: Queue, kind: str, params: dict | None = None, 
 
 
 def _routable_scores(scores) -> list[dict]:
-    """Done rule and judge scores. Filtered here, not in SQL: with a status condition PostgreSQL may pick the
-    (project, evaluator, status) index over the trace index when its statistics lag (autovacuum off, or a
-    table growing faster than it analyses), and scan every score of the project."""
+    """Done rule and judge scores, shadow ones left out (a shadow rule never routes). Filtered here, not in SQL:
+    with a status condition PostgreSQL may pick the (project, evaluator, status) index over the trace index when
+    its statistics lag (autovacuum off, or a table growing faster than it analyses), and scan every score of
+    the project."""
     from evals.models import Score
 
-    rows = scores.values("trace_id", "evaluator", "value", "passed", "source", "span_id", "status")
+    rows = scores.values("trace_id", "evaluator", "value", "passed", "source", "span_id", "status", "mode")
     skip = (Score.Source.FEEDBACK, Score.Source.HUMAN)
-    return [r for r in rows if r.pop("status") == Score.Status.DONE and r["source"] not in skip]
+    return [
+        r for r in rows
+        if r.pop("status") == Score.Status.DONE and r.pop("mode") != "shadow" and r["source"] not in skip
+    ]  # fmt: skip
 
 
 def _trace_findings(trace: Trace) -> list:
@@ -514,14 +517,16 @@ def annotation_submit(
 
 def can_review(*, project: Project, user) -> bool:
     """Whether a user may review this project's queues (owner, admin, engineer, reviewer; not viewer)."""
-    return Membership.objects.filter(project=project, user=user, role__in=REVIEW_ROLES).exists()
+    from traces.access import Action, can
+
+    return can(user, Action.REVIEW, project)
 
 
 def can_manage_review(*, project: Project, user) -> bool:
     """Whether a user may change queues, routing rules, the taxonomy and golden sets (not reviewers)."""
-    return Membership.objects.filter(
-        project=project, user=user, role__in=(Role.OWNER, Role.ADMIN, Role.ENGINEER)
-    ).exists()
+    from traces.access import Action, can
+
+    return can(user, Action.MANAGE_REVIEW, project)
 
 
 # ---------------------------------------------------------------- golden sets
@@ -671,10 +676,20 @@ def golden_latest_version(golden_set: GoldenSet) -> GoldenSetVersion | None:
     return golden_set.versions.order_by("-number").first()
 
 
-def _write_version(golden_set: GoldenSet, cases: list[dict], note: str) -> GoldenSetVersion:
+def _write_version(
+    golden_set: GoldenSet, cases: list[dict], note: str, created_by=None, created_by_label: str = ""
+) -> GoldenSetVersion:
     """Write a whole new version (call inside a transaction holding the set's row lock)."""
     number = (golden_set.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    version = GoldenSetVersion.objects.create(golden_set=golden_set, number=number, note=note[:300])
+    if created_by is not None and not created_by_label:
+        created_by_label = created_by.get_username()
+    version = GoldenSetVersion.objects.create(
+        golden_set=golden_set,
+        number=number,
+        note=note[:300],
+        created_by=created_by,
+        created_by_label=created_by_label[:200],
+    )
     GoldenItem.objects.bulk_create([GoldenItem(version=version, **{f: c[f] for f in CASE_FIELDS}) for c in cases])
     return version
 
@@ -691,8 +706,11 @@ def golden_items_promote(
     graders: list[dict] | None = None,
     group: bool = True,
     note: str = "",
+    created_by=None,
+    created_by_label: str = "",
 ) -> GoldenSetVersion | None:
     """Promote reviewed items (or traces) into a new version holding every earlier case plus the new ones.
+    ``created_by`` (a user) and ``created_by_label`` say who promoted them.
 
     With ``group`` the candidates are grouped by failure pattern first (annotations.grouping), together
     with the cases already in the set: one representative per new pattern is promoted, near-duplicates of
@@ -745,7 +763,9 @@ def golden_items_promote(
                 case_id = case_id_for(golden_set, case["source_trace_id"], salt=case_id)
             taken.add(case_id)
             case.update(case_id=case_id, added_at=now)
-        return _write_version(golden_set, current + fresh, note or f"promoted {len(fresh)} case(s)")
+        return _write_version(
+            golden_set, current + fresh, note or f"promoted {len(fresh)} case(s)", created_by, created_by_label
+        )
 
 
 def _group_view(case: dict, *, pinned: bool, key: Any) -> dict:
@@ -808,6 +828,11 @@ def golden_items_import(*, golden_set: GoldenSet, cases: list[dict], note: str =
 # ---------------------------------------------------------------- regression runs
 
 
+# callables(run) called when a regression run fails (regressions opens a regression record); a failing hook is
+# logged, never fails the run.
+REGRESS_FAILED_HOOKS: list = []
+
+
 def regression_run_execute(
     *,
     version: GoldenSetVersion,
@@ -815,14 +840,16 @@ def regression_run_execute(
     judge=None,
     thresholds: dict[str, float] | None = None,
     blocking_judges: set[str] | None = None,
+    blocking_rules: set[str] | None = None,
     name: str = "",
 ) -> RegressionRun:
     """Replay every case of a version against a candidate, grade, and store the run with one result per case.
 
     ``candidate`` is an ``annotations.regress.Candidate``; ``judge`` a JudgeConfig or None (semantic
     graders are then reported as errors, not run). ``thresholds``: calibrated thresholds per judge;
-    ``blocking_judges``: judges whose failure fails the run (the gate-eligible ones). A deterministic
-    grader's failure always fails the run.
+    ``blocking_judges`` / ``blocking_rules``: the judges / deterministic graders whose failure fails the run
+    (peekr_regress: the project's blocking evaluators, evals.selectors.blocking_evaluators); None: all of them.
+    A failed run is handed to REGRESS_FAILED_HOOKS.
     """
     from annotations import regress
 
@@ -833,8 +860,9 @@ def regression_run_execute(
     try:
         for item in items:
             outcome = regress.replay_case(
-                item.as_case(), candidate, judge=judge, thresholds=thresholds or {}, blocking_judges=blocking_judges
-            )
+                item.as_case(), candidate, judge=judge, thresholds=thresholds or {}, blocking_judges=blocking_judges,
+                blocking_rules=blocking_rules,
+            )  # fmt: skip
             outcomes.append(outcome)
             RegressionResult.objects.create(
                 run=run,
@@ -864,4 +892,10 @@ def regression_run_execute(
     }
     run.finished_at = timezone.now()
     run.save()
+    if run.status == RegressionRun.Status.FAILED:
+        for hook in REGRESS_FAILED_HOOKS:
+            try:
+                hook(run)
+            except Exception:  # the run is stored and its exit code stands; a hook's failure is only logged
+                log.exception("regress-failed hook %r failed for run %s", hook, run.pk)
     return run

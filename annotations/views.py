@@ -33,10 +33,10 @@ from annotations.forms import (
 from annotations.models import GoldenSet, Queue, QueueItem
 from evals import selectors as eval_selectors
 from traces import selectors as trace_selectors
-from traces.models import Membership, Role, Trace
+from traces.access import Action, membership_for, requires, role_can
+from traces.models import Membership, Trace
 from traces.waterfall import layout
 
-MANAGERS = (Role.OWNER, Role.ADMIN, Role.ENGINEER)
 WATERFALL_ROWS = 500
 QUEUE_ITEMS_SHOWN = 100
 RUNS_SHOWN = 50
@@ -44,29 +44,6 @@ LABEL_KEYS = 9  # digits 1-9 toggle the first nine labels
 
 
 # --- Access ---
-
-
-def _membership(request: HttpRequest, project_id: int) -> Membership:
-    membership = trace_selectors.membership_get(user=request.user, project_id=project_id)
-    if membership is None:
-        raise Http404("No such project")
-    return membership
-
-
-def _reviewer(request: HttpRequest, project_id: int) -> Membership:
-    """Someone who may review (not a viewer); others get the outsider's 404."""
-    membership = _membership(request, project_id)
-    if membership.role not in services.REVIEW_ROLES:
-        raise Http404("No such page")
-    return membership
-
-
-def _manager(request: HttpRequest, project_id: int) -> Membership:
-    """Someone who may change queues, rules and golden sets: reviewers and viewers get a 404."""
-    membership = _membership(request, project_id)
-    if membership.role not in MANAGERS:
-        raise Http404("No such page")
-    return membership
 
 
 def _queue(membership: Membership, queue_id: int) -> Queue:
@@ -99,8 +76,8 @@ def _page(request: HttpRequest, template: str, context: dict, membership: Member
     context.update(
         membership=membership,
         project=membership.project,
-        can_manage=membership.role in MANAGERS,
-        can_review=membership.role in services.REVIEW_ROLES,
+        can_manage=role_can(membership.role, Action.MANAGE_REVIEW),
+        can_review=role_can(membership.role, Action.REVIEW),
     )
     return render(request, template, context)
 
@@ -127,16 +104,18 @@ def _sentence(text: str) -> str:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_REVIEW)
 def queue_list(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     return _queue_list_page(request, membership, QueueForm())
 
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_REVIEW)
 def taxonomy_update(request: HttpRequest, project_id: int) -> HttpResponse:
     """Replace the project's failure labels (managers only)."""
-    membership = _manager(request, project_id)
+    membership = membership_for(request, project_id)
     form = TaxonomyForm(request.POST)
     if form.is_valid():
         try:
@@ -170,8 +149,9 @@ def _queue_list_page(request, membership, form, taxonomy_form=None) -> HttpRespo
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_REVIEW)
 def queue_create(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _manager(request, project_id)
+    membership = membership_for(request, project_id)
     form = QueueForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -193,8 +173,9 @@ def queue_create(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_REVIEW)
 def queue_detail(request: HttpRequest, project_id: int, queue_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     queue = _queue(membership, queue_id)
     return _queue_page(request, membership, queue, RoutingRuleForm())
 
@@ -229,8 +210,9 @@ def _queue_page(request, membership, queue, rule_form) -> HttpResponse:
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_REVIEW)
 def routing_rule_create(request: HttpRequest, project_id: int, queue_id: int) -> HttpResponse:
-    membership = _manager(request, project_id)
+    membership = membership_for(request, project_id)
     queue = _queue(membership, queue_id)
     form = RoutingRuleForm(request.POST)
     if form.is_valid():
@@ -246,8 +228,9 @@ def routing_rule_create(request: HttpRequest, project_id: int, queue_id: int) ->
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_REVIEW)
 def routing_rule_delete(request: HttpRequest, project_id: int, queue_id: int, rule_id: int) -> HttpResponse:
-    membership = _manager(request, project_id)
+    membership = membership_for(request, project_id)
     queue = _queue(membership, queue_id)
     rule = queue.routing_rules.filter(pk=rule_id).first()
     if rule is None:
@@ -259,9 +242,10 @@ def routing_rule_delete(request: HttpRequest, project_id: int, queue_id: int, ru
 
 @login_required
 @require_POST
+@requires(Action.REVIEW)
 def queue_add(request: HttpRequest, project_id: int) -> HttpResponse:
     """Add traces by hand (one from the trace page, several from the list or triage) to a queue."""
-    membership = _reviewer(request, project_id)
+    membership = membership_for(request, project_id)
     project = membership.project
     queues = Queue.objects.filter(project=project).order_by("name")
     form = AddToQueueForm(request.POST, queues=queues)
@@ -281,15 +265,16 @@ def queue_add(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_REVIEW)
 def queue_picker(request: HttpRequest, project_id: int) -> HttpResponse:
     """The "Add to queue" control the trace list (?bulk=1) and the trace page (?trace=<id>) load with htmx.
 
     Empty for members who do not review; outsiders get a 404 like everywhere else.
     """
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     context = {
         "queues": list(Queue.objects.filter(project=membership.project).order_by("name"))
-        if membership.role in services.REVIEW_ROLES
+        if role_can(membership.role, Action.REVIEW)
         else [],
         "trace_id": request.GET.get("trace", ""),
         "bulk": bool(request.GET.get("bulk")),
@@ -300,9 +285,10 @@ def queue_picker(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@requires(Action.REVIEW)
 def queue_promote(request: HttpRequest, project_id: int, queue_id: int) -> HttpResponse:
     """Promote the chosen reviewed items (the groups' representatives, by default) into a golden set."""
-    membership = _reviewer(request, project_id)
+    membership = membership_for(request, project_id)
     queue = _queue(membership, queue_id)
     form = PromoteForm(request.POST, golden_sets=GoldenSet.objects.filter(project=membership.project))
     item_pks = [int(pk) for pk in request.POST.getlist("items") if pk.isdigit()]
@@ -311,7 +297,9 @@ def queue_promote(request: HttpRequest, project_id: int, queue_id: int) -> HttpR
         messages.error(request, "Pick a golden set and at least one item to promote.")
         return redirect("annotations:queue_detail", project_id=project_id, queue_id=queue.pk)
     golden_set = _golden_set(membership, form.cleaned_data["golden_set"])
-    version = services.golden_items_promote(golden_set=golden_set, items_or_traces=items, group=True)
+    version = services.golden_items_promote(
+        golden_set=golden_set, items_or_traces=items, group=True, created_by=request.user
+    )
     if version is None:
         messages.success(request, f"Nothing new for “{golden_set.name}”: those cases (or near-duplicates) are in it.")
     else:
@@ -324,9 +312,10 @@ def queue_promote(request: HttpRequest, project_id: int, queue_id: int) -> HttpR
 
 @login_required
 @require_GET
+@requires(Action.REVIEW)
 def review_next(request: HttpRequest, project_id: int, queue_id: int) -> HttpResponse:
     """Claim the reviewer's next item and open it; when nothing is left for them, say so."""
-    membership = _reviewer(request, project_id)
+    membership = membership_for(request, project_id)
     queue = _queue(membership, queue_id)
     item = services.queue_item_claim(queue=queue, user=request.user)
     if item is None:
@@ -348,9 +337,10 @@ def _progress_context(queue: Queue, user) -> dict:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.REVIEW)
 def review_item(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
     """One item under review: the whole trace and the review form. POST completes it and opens the next."""
-    membership = _reviewer(request, project_id)
+    membership = membership_for(request, project_id)
     item = _item(membership, item_id)
     queue = item.queue
     form = _review_form(queue, membership, request.POST if request.method == "POST" else None)
@@ -392,7 +382,9 @@ def _promote_after_review(request, membership, item: QueueItem, form: ReviewForm
     golden_set = _golden_set(membership, form.cleaned_data["golden_set"])
     item = QueueItem.objects.select_related("queue", "trace", "span").get(pk=item.pk)
     # One deliberate promotion: the reviewer chose this case, so near-duplicate grouping does not drop it.
-    version = services.golden_items_promote(golden_set=golden_set, items_or_traces=[item], group=False)
+    version = services.golden_items_promote(
+        golden_set=golden_set, items_or_traces=[item], group=False, created_by=request.user
+    )
     if version is None:
         return f" It is already in “{golden_set.name}”."
     return f" Promoted to “{golden_set.name}” (version {version.number})."
@@ -483,9 +475,10 @@ def _label_rows(form: ReviewForm) -> list[dict]:
 
 @login_required
 @require_GET
+@requires(Action.REVIEW)
 def review_span(request: HttpRequest, project_id: int, item_id: int, span_id: str) -> HttpResponse:
     """A span's detail panel beside the review form (the URL stays on the item)."""
-    membership = _reviewer(request, project_id)
+    membership = membership_for(request, project_id)
     item = _item(membership, item_id)
     span = trace_selectors.span_get(project=membership.project, span_id=span_id)
     if span is None or span.trace_id != item.trace_id:
@@ -497,8 +490,9 @@ def review_span(request: HttpRequest, project_id: int, item_id: int, span_id: st
 
 @login_required
 @require_POST
+@requires(Action.REVIEW)
 def review_skip(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
-    membership = _reviewer(request, project_id)
+    membership = membership_for(request, project_id)
     item = _item(membership, item_id)
     services.queue_item_skip(item=item, user=request.user)
     messages.success(request, "Item skipped.")
@@ -507,8 +501,9 @@ def review_skip(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
 
 @login_required
 @require_POST
+@requires(Action.REVIEW)
 def review_release(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
-    membership = _reviewer(request, project_id)
+    membership = membership_for(request, project_id)
     item = _item(membership, item_id)
     services.queue_item_release(item=item, user=request.user)
     messages.success(request, "Item given back to the queue.")
@@ -520,11 +515,12 @@ def review_release(request: HttpRequest, project_id: int, item_id: int) -> HttpR
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.VIEW_REVIEW, post=Action.MANAGE_REVIEW)
 def golden_set_list(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     form = GoldenSetForm()
     if request.method == "POST":
-        membership = _manager(request, project_id)
+        membership = membership_for(request, project_id)
         form = GoldenSetForm(request.POST)
         if form.is_valid():
             try:
@@ -548,9 +544,10 @@ def golden_set_list(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_REVIEW)
 def golden_set_detail(request: HttpRequest, project_id: int, set_id: int) -> HttpResponse:
     """A version of a golden set (the latest unless ?version=N): its cases, exactly as written."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     golden_set = _golden_set(membership, set_id)
     versions = list(golden_set.versions.order_by("-number"))
     version = versions[0] if versions else None
@@ -573,9 +570,10 @@ def golden_set_detail(request: HttpRequest, project_id: int, set_id: int) -> Htt
 
 @login_required
 @require_GET
+@requires(Action.VIEW_REVIEW)
 def golden_export(request: HttpRequest, project_id: int, set_id: int, fmt: str) -> HttpResponse:
     """A version's cases as JSONL or as a self-contained pytest file (?version=N, else the latest)."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     golden_set = _golden_set(membership, set_id)
     number = request.GET.get("version", "")
     version = selectors.golden_version_get(golden_set=golden_set, number=int(number) if number.isdigit() else None)
@@ -598,9 +596,10 @@ def golden_export(request: HttpRequest, project_id: int, set_id: int, fmt: str) 
 
 @login_required
 @require_POST
+@requires(Action.REVIEW)
 def golden_promote_trace(request: HttpRequest, project_id: int) -> HttpResponse:
     """One click from triage (or a trace): the trace, with its reviews if any, into a golden set."""
-    membership = _reviewer(request, project_id)
+    membership = membership_for(request, project_id)
     form = PromoteForm(request.POST, golden_sets=GoldenSet.objects.filter(project=membership.project))
     fallback = reverse("annotations:triage", args=[project_id])
     trace = trace_selectors.trace_get(project=membership.project, trace_id=request.POST.get("trace_id", ""))
@@ -608,7 +607,9 @@ def golden_promote_trace(request: HttpRequest, project_id: int) -> HttpResponse:
         messages.error(request, "Pick a golden set and a trace to promote.")
         return _back(request, fallback)
     golden_set = _golden_set(membership, form.cleaned_data["golden_set"])
-    version = services.golden_items_promote(golden_set=golden_set, items_or_traces=[trace], group=True)
+    version = services.golden_items_promote(
+        golden_set=golden_set, items_or_traces=[trace], group=True, created_by=request.user
+    )
     if version is None:
         messages.success(request, f"“{golden_set.name}” already holds this case or a near-duplicate of it.")
     else:
@@ -618,8 +619,9 @@ def golden_promote_trace(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_REVIEW)
 def golden_item_remove(request: HttpRequest, project_id: int, set_id: int) -> HttpResponse:
-    membership = _manager(request, project_id)
+    membership = membership_for(request, project_id)
     golden_set = _golden_set(membership, set_id)
     try:
         version = services.golden_item_remove(golden_set=golden_set, case_id=request.POST.get("case_id", ""))
@@ -632,9 +634,10 @@ def golden_item_remove(request: HttpRequest, project_id: int, set_id: int) -> Ht
 
 @login_required
 @require_GET
+@requires(Action.VIEW_REVIEW)
 def golden_runs(request: HttpRequest, project_id: int, set_id: int) -> HttpResponse:
     """The set's regression runs; ?a=<run>&b=<run> puts two side by side, pass/fail per case."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     golden_set = _golden_set(membership, set_id)
     runs = list(selectors.runs_for_project(project=membership.project, golden_set=golden_set)[:RUNS_SHOWN])
     by_pk = {str(r.pk): r for r in runs}
@@ -659,8 +662,9 @@ def golden_runs(request: HttpRequest, project_id: int, set_id: int) -> HttpRespo
 
 @login_required
 @require_GET
+@requires(Action.VIEW_REVIEW)
 def calibration(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     context = {
         "rows": selectors.calibration_report(project=membership.project),
         "min_items": calibration_math.GATE_MIN_ITEMS,
@@ -671,7 +675,8 @@ def calibration(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def triage(request: HttpRequest, project_id: int) -> HttpResponse:
     """The week's worst-scoring traces, each one click from a queue or a golden set."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     return _page(request, "annotations/triage.html", selectors.weekly_triage(project=membership.project), membership)

@@ -497,7 +497,8 @@ def run(concurrency: int, workload: Workload, port: int, send=None) -> RunResult
     from traces.models import Span
     from traces.services import project_create
 
-    project, key = project_create(name=f"bench-{concurrency}x-{time.time_ns()}")
+    # An admin key: it sends the spans and reads the API sample back (new keys are ingest-only).
+    project, key = project_create(name=f"bench-{concurrency}x-{time.time_ns()}", key_scope="admin")
     plan, trace_ids = workload.stamp(time.time_ns(), senders=concurrency)
     background = background_cpu()
     cpu_before = cpu_times()
@@ -541,9 +542,10 @@ def storage() -> dict[str, float]:
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE traces_span")  # dead tuples of upserts are not stored data
         cur.execute("VACUUM ANALYZE traces_trace")
+        # Summed over the partitions (traces_span is partitioned on PostgreSQL; a plain table is its own only one).
         cur.execute(
-            "SELECT pg_total_relation_size('traces_span'), pg_table_size('traces_span'), pg_relation_size('traces_span'),"
-            " pg_indexes_size('traces_span'), pg_total_relation_size('traces_trace')"
+            "SELECT sum(pg_total_relation_size(relid)), sum(pg_table_size(relid)), sum(pg_relation_size(relid)),"
+            " sum(pg_indexes_size(relid)), pg_total_relation_size('traces_trace') FROM pg_partition_tree('traces_span')"
         )
         span_total, span_table, span_heap, span_indexes, trace_total = cur.fetchone()
     spans, traces = Span.objects.count(), Trace.objects.count()
@@ -686,6 +688,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="recreated on every run")
     parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="flushed at the end (a bench-only db)")
     parser.add_argument("--profile", action="store_true", help="also profile decode + spans_ingest in-process")
+    parser.add_argument(
+        "--no-redact", action="store_true", help="privacy redaction off (PEEKR_REDACT_AT_INGEST=0), to measure its cost"
+    )
     parser.add_argument("--overload", action="store_true", help="then the overload run (bench/overload.py)")
     parser.add_argument("--grpc", action="store_true", help="also send over OTLP/gRPC (bench/grpc_ingest.py)")
     parser.add_argument("--grpc-slots", type=int, default=4, help="the gRPC process's ingest limit (default 4)")
@@ -713,6 +718,8 @@ def main() -> None:
         "PEEKR_DATA_DIR": str(data_dir),
         "PEEKR_LOG_LEVEL": "WARNING",
         "PEEKR_DEBUG": "0",
+        # On by default, as in production: every project masks emails, cards and SSNs and hashes user ids.
+        "PEEKR_REDACT_AT_INGEST": "0" if args.no_redact else "1",
     }
     setup_django(env)
     from traces.services import project_create
@@ -757,7 +764,8 @@ def main() -> None:
     )
     print(
         f"server: gunicorn peekr_web.wsgi, {args.workers} workers x {args.threads} threads (gthread); Celery broker "
-        f"Redis ({queued} trace_settle messages queued, no worker); client on the same machine"
+        f"Redis ({queued} trace_settle messages queued, no worker); client on the same machine; privacy redaction "
+        + ("off (--no-redact)" if args.no_redact else "on (project defaults)")
     )
     print(
         f"load: {workload.n_spans:,} spans per run = {len(workload.traces):,} traces x {SPANS_PER_TRACE} spans, "

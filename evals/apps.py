@@ -12,3 +12,7 @@ class EvalsConfig(AppConfig):
 
         stage_register(Stage(name="evaluate", bit=1, order=10, handler=traces_evaluate, label="Evaluations"))
         extensions.register()  # scores on the trace explorer, ?evaluate=sync (traces.extensions)
+        from evals.retention import traces_flagged
+        from traces.extensions import retention_keep_register
+
+        retention_keep_register(traces_flagged)  # flagged traces keep their content longer

@@ -16,8 +16,12 @@ from traces.extensions import Badge, TraceListColumn, TraceListFilter
 
 
 def score_summary(eval_scores: list | None) -> dict | None:
-    """A waterfall row's evaluation badge (state fail/error/pass/pending, label, title); None when nothing ran."""
-    rows = [s for s in eval_scores or [] if isinstance(s, dict) and s.get("status") != "skipped"]
+    """A waterfall row's evaluation badge (state fail/error/pass/pending, label, title); None when nothing ran.
+    Shadow scores are left out (shadow_summary badges them apart)."""
+    rows = [
+        s for s in eval_scores or []
+        if isinstance(s, dict) and s.get("status") != "skipped" and s.get("mode") != "shadow"
+    ]  # fmt: skip
     if not rows:
         return None
     failed = [s.get("evaluator", "") for s in rows if s.get("status") == "done" and s.get("passed") is False]
@@ -37,13 +41,28 @@ def score_summary(eval_scores: list | None) -> dict | None:
     return {"state": state, "label": label, "title": title}
 
 
+def shadow_summary(eval_scores: list | None) -> dict | None:
+    """The separate badge of a row's shadow scores: how many failed (or ran), never counted with the others."""
+    rows = [
+        s for s in eval_scores or [] if isinstance(s, dict) and s.get("mode") == "shadow" and s.get("status") == "done"
+    ]
+    if not rows:
+        return None
+    failed = [s.get("evaluator", "") for s in rows if s.get("passed") is False]
+    label = f"shadow ✗ {len(failed)}" if failed else f"shadow ✓ {len(rows)}"
+    title = "shadow evaluations (never routed or gated)" + (
+        "; would have failed: " + ", ".join(failed) if failed else ""
+    )
+    return {"state": "shadow", "label": label, "title": title}
+
+
 def span_score_badges(trace, spans: list) -> dict[str, list[Badge]]:
     """The waterfall's score badges: the spans carry their scores (Span.eval_scores, written back by evaluation)."""
     badges = {}
     for span in spans:
-        summary = score_summary(span.eval_scores)
-        if summary:
-            badges[span.span_id] = [Badge(f"wf-score {summary['state']}", summary["label"], summary["title"])]
+        marks = [s for s in (score_summary(span.eval_scores), shadow_summary(span.eval_scores)) if s]
+        if marks:
+            badges[span.span_id] = [Badge(f"wf-score {m['state']}", m["label"], m["title"]) for m in marks]
     return badges
 
 

@@ -13,6 +13,16 @@ TRIGGERS = (
 )
 
 
+class Mode(models.TextChoices):
+    """What an evaluator's scores are used for (evals.modes). Shadow: stored and shown apart, never routed,
+    alerted on, triggering or gating. Advisory: dashboards, monitors and routing, never gates. Blocking: gates
+    too (peekr_regress, release verdicts)."""
+
+    SHADOW = "shadow"
+    ADVISORY = "advisory"
+    BLOCKING = "blocking"
+
+
 class JudgeConnection(models.Model):
     """A project's own judge endpoint: its URL and ITS key travel together; the operator's key never goes here.
 
@@ -65,6 +75,10 @@ class EvalRule(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     paused_reason = models.TextField(blank=True)
     is_builtin = models.BooleanField(default=False)
+    # The model's default is the built-in rules' (they route today); a rule created through the API or the UI
+    # starts in shadow (evals.services.eval_rule_create). Changed only through evals.modes.rule_mode_set.
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.ADVISORY)
+    evaluator_modes = models.JSONField(default=dict, blank=True)  # {evaluator: mode}: overrides the rule's mode
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +87,10 @@ class EvalRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def mode_of(self, evaluator: str) -> str:
+        """The mode of one of this rule's evaluators: its override, else the rule's."""
+        return (self.evaluator_modes or {}).get(evaluator) or self.mode
 
 
 class Score(models.Model):
@@ -93,7 +111,11 @@ class Score(models.Model):
 
     project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="+")
     trace = models.ForeignKey("traces.Trace", on_delete=models.CASCADE, related_name="scores")
-    span = models.ForeignKey("traces.Span", on_delete=models.CASCADE, null=True, blank=True, related_name="scores")
+    # No database foreign key: spans are partitioned by start time on PostgreSQL (traces 0013), and a key must
+    # reference the whole partition key. The ORM still deletes a span's scores with it.
+    span = models.ForeignKey(
+        "traces.Span", on_delete=models.CASCADE, null=True, blank=True, related_name="scores", db_constraint=False
+    )
     target_key = models.CharField(max_length=80)  # "span:<pk>" or "trace:<pk>": NULL-free for the unique key
     evaluator = models.CharField(max_length=100)
     rubric_version = models.CharField(max_length=100, default="1")
@@ -111,6 +133,9 @@ class Score(models.Model):
     cost = models.FloatField(default=0.0)
     latency_ms = models.FloatField(null=True, blank=True)
     attempts = models.IntegerField(default=0)
+    # The mode of its rule's evaluator WHEN it was scored (copied at write time: reads never join the rules).
+    # Scores without a rule (feedback, SDK, human) are advisory.
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.ADVISORY)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -140,7 +165,28 @@ class Score(models.Model):
             "error": self.error,
             "details": self.details,
             "cost": self.cost,
+            "mode": self.mode,
         }
+
+
+class ModeChange(models.Model):
+    """One change of a rule's (or one of its evaluators') mode: who, when, from what to what, and the
+    evaluator's calibration against human reviews at that moment (what a blocking judge was promoted on)."""
+
+    project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(EvalRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="mode_changes")
+    rule_name = models.CharField(max_length=200)  # kept when the rule is deleted
+    evaluator = models.CharField(max_length=100, blank=True)  # empty: the whole rule
+    from_mode = models.CharField(max_length=8, blank=True)  # empty: the rule was created with to_mode
+    to_mode = models.CharField(max_length=8, choices=Mode.choices)
+    changed_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.CharField(max_length=200, blank=True)  # "alice", "API key": who, even once the user is gone
+    calibration_n = models.IntegerField(null=True, blank=True)  # judge evaluators: labelled items then
+    calibration_agreement = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["rule", "created_at"], name="modechange_rule")]
 
 
 class JudgeCacheEntry(models.Model):

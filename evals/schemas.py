@@ -24,6 +24,14 @@ class EvalRuleIn(Schema):
     judge_model: SafeStr = ""
     daily_cost_cap: float | None = Field(None, ge=0.0, description="USD per UTC day for this rule's judges")
     config: dict[str, Any] = Field(default_factory=dict, description="allowed_tools, json_schemas, rubric, ...")
+    mode: Literal["shadow", "advisory", "blocking"] = Field(
+        "shadow",
+        description="shadow (default): scored and shown apart, never routed, alerted on or gated; "
+        "advisory: dashboards, monitors and routing; blocking: gates too (a judge must be calibrated: 409)",
+    )
+    evaluator_modes: dict[str, Literal["shadow", "advisory", "blocking"]] = Field(
+        default_factory=dict, description='per-evaluator overrides of mode, e.g. {"json_valid": "blocking"}'
+    )
 
 
 class EvalRulePatch(Schema):
@@ -42,6 +50,27 @@ class EvalRulePatch(Schema):
     daily_cost_cap: float | None = Field(None, ge=0.0, description="null: no cap")
     config: dict[str, Any] = None
     status: Literal["active", "paused"] = None
+    mode: SafeStr = Field(None, description="refused here (400): a mode changes through POST /eval-rules/{id}/mode")
+    evaluator_modes: dict[str, Any] = Field(None, description="refused here (400): POST /eval-rules/{id}/mode")
+
+
+class ModeIn(Schema):
+    mode: Literal["shadow", "advisory", "blocking"]
+    evaluator: SafeStr = Field("", description="one of the rule's evaluators; empty: the rule's own mode")
+    by: SafeStr = Field("", description="the project member making the change (recorded); empty: the API key")
+
+
+class ModeChangeOut(Schema):
+    id: int
+    rule_id: int | None
+    rule_name: str
+    evaluator: str = Field(description="empty: the rule's own mode")
+    from_mode: str = Field(description="empty: the rule was created with to_mode")
+    to_mode: str
+    by: str
+    calibration_n: int | None = Field(description="judges: labelled items when the change was made")
+    calibration_agreement: float | None
+    created_at: datetime
 
 
 class EvalRuleOut(Schema):
@@ -61,6 +90,9 @@ class EvalRuleOut(Schema):
     paused_reason: str
     is_builtin: bool
     judge_missing: str
+    mode: str
+    evaluator_modes: dict[str, str] = Field(description="overrides of mode by evaluator")
+    modes: dict[str, str] = Field(description="every evaluator's effective mode")
     created_at: datetime
 
 
@@ -105,6 +137,7 @@ class ScoreOut(Schema):
     passed: bool | None
     error: str
     attempts: int
+    mode: str = Field(description="the mode of its rule's evaluator when it was scored; shadow scores never count")
     updated_at: datetime
 
 

@@ -1,38 +1,6 @@
-"""Secrets Peekr keeps for a project (a judge connection's API key), encrypted at rest with Fernet.
+"""Secrets Peekr keeps for a project, encrypted at rest: the implementation moved down to traces.secrets (privacy
+settings need it at ingest); evals keeps its import path."""
 
-The encryption key is PEEKR_SECRETS_KEY when set (any string; rotate by re-registering the connections), else
-one derived from SECRET_KEY. Either way a database dump alone does not give the keys away. A token that no
-longer decrypts (the key changed) reads as None and the caller says so; nothing guesses.
-"""
+from traces.secrets import decrypt, encrypt, hint
 
-from __future__ import annotations
-
-import base64
-import hashlib
-
-from cryptography.fernet import Fernet, InvalidToken
-from django.conf import settings
-
-
-def _fernet() -> Fernet:
-    material = settings.PEEKR_SECRETS_KEY or f"peekr-secrets:{settings.SECRET_KEY}"
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(material.encode()).digest()))
-
-
-def encrypt(plain: str) -> str:
-    return _fernet().encrypt(plain.encode()).decode() if plain else ""
-
-
-def decrypt(token: str) -> str | None:
-    """The plain text, "" for an empty token, None when the token cannot be read with today's key."""
-    if not token:
-        return ""
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken:
-        return None
-
-
-def hint(plain: str) -> str:
-    """The last four characters, for people to tell keys apart: "…f3a9"."""
-    return f"…{plain[-4:]}" if len(plain) >= 8 else ("…" if plain else "")
+__all__ = ["decrypt", "encrypt", "hint"]

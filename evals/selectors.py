@@ -4,12 +4,43 @@ from __future__ import annotations
 
 from django.db.models import Avg, Count, Q, Sum
 
-from evals.models import EvalRule, JudgeCall, Score
+from evals.models import EvalRule, JudgeCall, Mode, Score
 
 
 def scores_for_traces(*, trace_pks: list[int]) -> list[dict]:
     rows = Score.objects.filter(trace_id__in=trace_pks).select_related("trace", "span").order_by("trace_id", "pk")
     return [{**s.as_dict(), "trace_id": s.trace.trace_id, "span_id": s.span.span_id if s.span else None} for s in rows]
+
+
+def evaluator_mode(rule: EvalRule, evaluator: str) -> str:
+    """The mode ("shadow", "advisory" or "blocking") of an evaluator in a rule: its override, else the rule's."""
+    return rule.mode_of(evaluator)
+
+
+def blocking_evaluators(project) -> list[tuple[str, str, float | None]]:
+    """(evaluator, kind, threshold) for every evaluator blocking in one of the project's active rules, by name.
+
+    kind: "deterministic" (a rule evaluator, evals.evaluators) or "semantic" (a judge, evals.judges);
+    threshold: a semantic evaluator's pass threshold (a value at or above it passes, the rule's config), None
+    for a deterministic one. An evaluator blocking in several rules is listed once (the highest threshold).
+    """
+    from evals.services import JUDGE_EVALUATORS, rule_config, rules_for_project
+
+    out: dict[str, tuple[str, str, float | None]] = {}
+    # rules_for_project: the built-in rule (blocking) exists even for a project nothing has evaluated yet
+    rules = [r for r in rules_for_project(project=project) if r.status == EvalRule.Status.ACTIVE]
+    for rule in rules:
+        for name in rule.evaluators:
+            if rule.mode_of(name) != Mode.BLOCKING:
+                continue
+            if name in JUDGE_EVALUATORS:
+                threshold = rule_config(rule).threshold
+                if name in out and out[name][2] is not None:
+                    threshold = max(threshold, out[name][2])
+                out[name] = (name, "semantic", threshold)
+            else:
+                out[name] = (name, "deterministic", None)
+    return [out[k] for k in sorted(out)]
 
 
 def evaluator_pass_rates(*, rule: EvalRule) -> list[dict]:
@@ -24,7 +55,8 @@ def evaluator_pass_rates(*, rule: EvalRule) -> list[dict]:
 # --- The Evaluations pages and the trace list's Scores column (HTML views) ---
 
 # Feedback is stored as scores too, one evaluator name per feedback row: not an evaluation to count or filter on.
-_EVALUATED = ~Q(source=Score.Source.FEEDBACK)
+# Shadow scores are shown apart on the trace page, never counted or filtered on with the others.
+_EVALUATED = ~Q(source=Score.Source.FEEDBACK) & ~Q(mode=Mode.SHADOW)
 
 
 def trace_score_annotations() -> dict:
@@ -71,7 +103,7 @@ def rule_latest_scores(*, rule: EvalRule, limit: int = 50) -> list[Score]:
         Score.objects.filter(rule=rule)
         .select_related("trace", "span")
         .only(
-            "evaluator", "status", "value", "passed", "label", "error", "cost", "created_at", "updated_at",
+            "evaluator", "status", "value", "passed", "label", "error", "cost", "created_at", "updated_at", "mode",
             "trace__trace_id", "trace__name", "span__span_id", "span__name",
         )
         .order_by("-created_at", "-pk")[:limit]

@@ -25,9 +25,10 @@ from evals import evaluators as registry
 from evals.budget import budget_release, budget_reserve, estimate_cost, over_cap_reason, spent_today
 from evals.connections import JudgeConnectionInvalid, judge_connection_for, judge_missing, rule_judge
 from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
-from evals.models import TRIGGERS, EvalRule, Feedback, JudgeCacheEntry, JudgeCall, JudgeConnection, Score
+from evals.models import TRIGGERS, EvalRule, Feedback, JudgeCacheEntry, JudgeCall, JudgeConnection, Mode, Score
 from peekr_web.errors import Invalid
 from traces.models import Project, Span, Trace
+from traces.privacy import custom_patterns_of as privacy_custom_patterns
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,15 @@ def eval_rule_create(
     judge_model: str = "",
     daily_cost_cap: float | None = None,
     config: dict | None = None,
+    mode: str = Mode.SHADOW,
+    evaluator_modes: dict | None = None,
+    changed_by=None,
+    actor: str = "",
 ) -> EvalRule:
-    """Create a rule; refuses unknown evaluators, bad rates and self-judging with a message saying why."""
+    """Create a rule, in shadow unless told otherwise; refuses unknown evaluators, bad rates, self-judging and an
+    uncalibrated blocking judge (evals.modes) with a message saying why. Its mode is recorded as a ModeChange."""
+    from evals import modes
+
     triggers = triggers or []
     _validate_rule(
         project=project, evaluators=evaluators, sample_rate=sample_rate, triggers=triggers, judge_model=judge_model
@@ -101,7 +109,8 @@ def eval_rule_create(
     if EvalRule.objects.filter(project=project, name=name).exists():
         raise RuleInvalid(f"a rule named {name!r} already exists")
     judge_connection = _judge_connection(project, judge_connection_id, judge_base_url)
-    return EvalRule.objects.create(
+    calibration = modes.modes_check(project=project, evaluators=evaluators, mode=mode, overrides=evaluator_modes)
+    rule = EvalRule.objects.create(
         project=project,
         name=name,
         evaluators=evaluators,
@@ -113,7 +122,11 @@ def eval_rule_create(
         judge_model=judge_model,
         daily_cost_cap=daily_cost_cap,
         config=config or {},
+        mode=mode,
+        evaluator_modes=evaluator_modes or {},
     )
+    modes.rule_created_record(rule=rule, calibration=calibration, changed_by=changed_by, actor=actor)
+    return rule
 
 
 def _judge_connection(project: Project, connection_id: int | None, base_url: str | None) -> JudgeConnection | None:
@@ -131,6 +144,11 @@ def _judge_connection(project: Project, connection_id: int | None, base_url: str
 
 
 def eval_rule_update(*, rule: EvalRule, **changes) -> EvalRule:
+    """Change a rule's settings; its modes change through evals.modes.rule_mode_set (checked and recorded)."""
+    from evals import modes
+
+    if {"mode", "evaluator_modes"} & set(changes):
+        raise RuleInvalid("a rule's mode changes through POST /eval-rules/{id}/mode (checked and recorded)")
     base_url = changes.pop("judge_base_url", None)
     if "judge_connection_id" in changes or base_url:
         rule.judge_connection = _judge_connection(rule.project, changes.pop("judge_connection_id", None), base_url)
@@ -143,6 +161,8 @@ def eval_rule_update(*, rule: EvalRule, **changes) -> EvalRule:
         triggers=rule.triggers,
         judge_model=rule.judge_model,
     )
+    # A judge added to a blocking rule would block uncalibrated: refused as a promotion would be (409).
+    modes.modes_check(project=rule.project, evaluators=rule.evaluators, mode=rule.mode, overrides=rule.evaluator_modes)
     if "status" in changes and changes["status"] == EvalRule.Status.ACTIVE:
         rule.paused_reason = ""
     rule.save()
@@ -160,7 +180,13 @@ def rules_for_project(*, project: Project) -> list[EvalRule]:
         builtin, _ = EvalRule.objects.get_or_create(
             project=project,
             name=BUILTIN_RULE_NAME,
-            defaults={"evaluators": list(registry.BUILTIN_RULES), "sample_rate": 1.0, "is_builtin": True},
+            # Deterministic checks only: blocking from the start (a judge would need calibration first).
+            defaults={
+                "evaluators": list(registry.BUILTIN_RULES),
+                "sample_rate": 1.0,
+                "is_builtin": True,
+                "mode": Mode.BLOCKING,
+            },
         )
         rules.insert(0, builtin)
     return rules
@@ -266,7 +292,10 @@ def _span_tags(span: Span) -> list[str]:
 
 def rule_config(rule: EvalRule) -> EvalConfig:
     known = EvalConfig.__dataclass_fields__
-    return EvalConfig(**{k: v for k, v in (rule.config or {}).items() if k in known})
+    config = EvalConfig(**{k: v for k, v in (rule.config or {}).items() if k in known})
+    if "pii" in (rule.evaluators or ()):  # what the project's privacy settings name as personal data, too
+        config.custom_patterns = privacy_custom_patterns(project_id=rule.project_id)
+    return config
 
 
 # ---------------------------------------------------------------- scores
@@ -290,6 +319,7 @@ SCORE_UPDATED = (
     "raw_reply",
     "cost",
     "latency_ms",
+    "mode",
     "updated_at",
 )
 
@@ -326,6 +356,7 @@ def score_build(
         raw_reply=result.raw,
         cost=result.cost,
         latency_ms=result.latency_ms,
+        mode=rule.mode_of(evaluator) if rule is not None else Mode.ADVISORY,  # a dict look-up: no query
     )
 
 
@@ -338,10 +369,15 @@ def scores_upsert(scores: list[Score]) -> list[Score]:
     """Insert or update scores in ONE statement: INSERT ... ON CONFLICT (the score key) DO UPDATE.
 
     A concurrent run inserting the same key is absorbed by the constraint. A key seen twice (a trace-level
-    evaluator under two span rules) keeps its last result, as successive calls would. Rows go in key order, so
+    evaluator under two span rules) keeps its last result, unless that one's mode counts less (shadow < advisory
+    < blocking): a shadow rule never takes a score from an advisory one. Rows go in key order, so
     two evaluations of one trace at once lock them in the same order and cannot deadlock.
     """
-    by_key = {tuple(getattr(s, f) for f in SCORE_KEY): s for s in scores}
+    by_key: dict[tuple, Score] = {}
+    for s in scores:  # one evaluator under a shadow and an advisory rule: the score that counts is kept
+        key = tuple(getattr(s, f) for f in SCORE_KEY)
+        if key not in by_key or MODE_RANK[s.mode] >= MODE_RANK[by_key[key].mode]:
+            by_key[key] = s
     rows = [by_key[k] for k in sorted(by_key)]
     if connection.vendor == "postgresql" and len(rows) >= COPY_FROM_ROWS:
         _scores_copy_upsert(rows)  # a pipeline batch: thousands of rule scores
@@ -352,6 +388,7 @@ def scores_upsert(scores: list[Score]) -> list[Score]:
     return rows
 
 
+MODE_RANK = {Mode.SHADOW: 0, Mode.ADVISORY: 1, Mode.BLOCKING: 2}
 COPY_FROM_ROWS = 200  # scores written at once from which COPY beats the ORM's multi-row statement (PostgreSQL)
 
 
@@ -400,7 +437,7 @@ def trace_triggers(
     fired = set()
     if any(s.status == "error" for s in spans):
         fired.add("error")
-    failed = {s.evaluator for s in rule_scores if s.passed is False}
+    failed = {s.evaluator for s in rule_scores if s.passed is False and s.mode != Mode.SHADOW}  # shadow fires none
     fired |= failed & {"timeout", "tool_failure", "max_turns"}
     if failed:
         fired.add("failing_rule")
@@ -589,6 +626,7 @@ def _judge_scores_create(rule, trace, span_targets, trace_target, span_by_id, ju
                         source=Score.Source.JUDGE,
                         status=status,
                         error=error,
+                        mode=rule.mode_of(name),
                         **key,
                     )
             except IntegrityError:
@@ -627,6 +665,7 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False, deadline_s: f
     if rule.status != EvalRule.Status.ACTIVE:
         _score_finish(score, EvalResult(status=Score.Status.SKIPPED, error=f"rule paused: {rule.paused_reason}"))
         return
+    score.mode = rule.mode_of(score.evaluator)  # the mode when it is scored, saved with its result
     judge = rule_judge(rule)
     if judge.unreadable:
         _score_finish(score, EvalResult(status=Score.Status.ERROR, error=judge.unreadable))
@@ -739,7 +778,7 @@ def _score_finish(score: Score, result: EvalResult) -> None:
     score.save()
     if score.span_id:
         span_write_back(span_pks=[score.span_id])
-    if score.source == Score.Source.JUDGE and result.status == Score.Status.DONE:
+    if score.source == Score.Source.JUDGE and result.status == Score.Status.DONE and score.mode != Mode.SHADOW:
         for hook in JUDGE_SCORED_HOOKS:
             transaction.on_commit(lambda hook=hook: hook(score.trace_id))
 

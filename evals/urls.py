@@ -9,6 +9,7 @@ urlpatterns = [
     path("p/<int:project_id>/evals/rules/new", views.rule_create, name="rule_create"),
     path("p/<int:project_id>/evals/rules/<int:rule_id>", views.rule_detail, name="rule_detail"),
     path("p/<int:project_id>/evals/rules/<int:rule_id>/pause", views.rule_pause, name="rule_pause"),
+    path("p/<int:project_id>/evals/rules/<int:rule_id>/mode", views.rule_mode, name="rule_mode"),
     path("p/<int:project_id>/evals/rules/<int:rule_id>/resume", views.rule_resume, name="rule_resume"),
     path("p/<int:project_id>/evals/rules/<int:rule_id>/delete", views.rule_delete, name="rule_delete"),
     path("p/<int:project_id>/evals/judges", views.judge_connections, name="judge_connections"),

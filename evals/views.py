@@ -16,34 +16,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from evals import connections, selectors, services
+from evals import connections, modes, selectors, services
 from evals.forms import EvalRuleForm, JudgeConnectionForm
 from evals.lag_chart import lag_chart
 from evals.models import EvalRule
 from traces import selectors as trace_selectors
-from traces.models import Membership, Role
+from traces.access import Action, membership_for, requires, role_can
+from traces.audit import audit_request
+from traces.models import Membership
 
-EDITORS = (Role.OWNER, Role.ADMIN, Role.ENGINEER)
 DEAD_LETTERS_SHOWN = 200
 RETRY_ALL_LIMIT = 500  # one click re-queues at most this many judge calls: retrying costs money
 
 
 # --- Access ---
-
-
-def _membership(request: HttpRequest, project_id: int) -> Membership:
-    membership = trace_selectors.membership_get(user=request.user, project_id=project_id)
-    if membership is None:
-        raise Http404("No such project")
-    return membership
-
-
-def _editor(request: HttpRequest, project_id: int) -> Membership:
-    """The membership of someone who may change rules; read-only members get the 404 an outsider gets."""
-    membership = _membership(request, project_id)
-    if membership.role not in EDITORS:
-        raise Http404("No such page")
-    return membership
 
 
 def _rule(membership: Membership, rule_id: int) -> EvalRule:
@@ -58,7 +44,7 @@ def _page(request: HttpRequest, template: str, context: dict, membership: Member
     context.update(
         membership=membership,
         project=membership.project,
-        can_edit=membership.role in EDITORS,
+        can_edit=role_can(membership.role, Action.MANAGE_RULES),
         judge_names=services.JUDGE_EVALUATORS,
     )
     return render(request, template, context)
@@ -134,8 +120,9 @@ def _rule_row(rule: EvalRule) -> dict:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def rule_list(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     # A handful of rules per project: each row's counts are two aggregates and its projection three.
     rows = [_rule_row(rule) for rule in services.rules_for_project(project=membership.project)]
     context = {
@@ -158,16 +145,18 @@ def _name_taken(project, name: str, rule: EvalRule | None = None) -> bool:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.MANAGE_RULES)
 def rule_create(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _editor(request, project_id)
+    membership = membership_for(request, project_id)
     project = membership.project
     form = EvalRuleForm(request.POST or None, connections=connections.judge_connections(project=project))
     if request.method == "POST" and form.is_valid():
         try:
-            rule = services.eval_rule_create(project=project, **form.rule_fields())
+            rule = services.eval_rule_create(project=project, changed_by=request.user, **form.rule_fields())
         except services.RuleInvalid as exc:
             form.add_error(None, _sentence(str(exc)))
         else:
+            audit_request(request, project=project, action="rule.create", target=rule.name)
             messages.success(request, f"Rule “{rule.name}” created.")
             return redirect("evals:rule_detail", project_id=project.pk, rule_id=rule.pk)
     return _page(request, "evals/rule_detail.html", {"rule": None, "form": form}, membership)
@@ -175,13 +164,14 @@ def rule_create(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.VIEW_TRACES, post=Action.MANAGE_RULES)
 def rule_detail(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
     """A rule's page: its settings (a form for editors), per-evaluator pass rates and its latest scores."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     rule = _rule(membership, rule_id)
     form = None
     if request.method == "POST":
-        membership = _editor(request, project_id)
+        membership = membership_for(request, project_id)
         form = EvalRuleForm(request.POST, connections=connections.judge_connections(project=membership.project))
         if form.is_valid():
             fields = form.rule_fields(config=rule.config)
@@ -194,9 +184,10 @@ def rule_detail(request: HttpRequest, project_id: int, rule_id: int) -> HttpResp
                     form.add_error(None, _sentence(str(exc)))
                     rule = _rule(membership, rule_id)  # the failed update changed the instance, not the row
                 else:
+                    audit_request(request, project=membership.project, action="rule.update", target=rule.name)
                     messages.success(request, f"Rule “{rule.name}” saved.")
                     return redirect("evals:rule_detail", project_id=project_id, rule_id=rule.pk)
-    elif membership.role in EDITORS:
+    elif role_can(membership.role, Action.MANAGE_RULES):
         form = EvalRuleForm.for_rule(rule, connections=connections.judge_connections(project=membership.project))
     context = {
         "rule": rule,
@@ -207,8 +198,44 @@ def rule_detail(request: HttpRequest, project_id: int, rule_id: int) -> HttpResp
             for row in selectors.evaluator_pass_rates(rule=rule)
         ],
         "scores": selectors.rule_latest_scores(rule=rule, limit=50),
+        **_modes_context(rule),
     }
     return _page(request, "evals/rule_detail.html", context, membership)
+
+
+def _modes_context(rule: EvalRule) -> dict:
+    """The rule's modes with the calibration each judge is held to, its recorded changes and, while any of its
+    evaluators is in shadow, what it would have flagged in the last 7 days."""
+    calibration = modes.calibration_for(project=rule.project)
+    rows = modes.evaluator_modes_view(rule=rule, calibration=calibration)
+    in_shadow = any(r["mode"] == "shadow" for r in rows)
+    return {
+        "mode_rows": rows,
+        "modes": modes.MODES,
+        "rule_block_refusal": "; ".join(r["block_refusal"] for r in rows if r["block_refusal"] and not r["overridden"]),
+        "mode_changes": modes.mode_changes(rule=rule, limit=20),
+        "shadow": modes.shadow_flagged(rule=rule) if in_shadow else None,
+    }
+
+
+@login_required
+@require_POST
+@requires(Action.MANAGE_RULES)
+def rule_mode(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
+    """Change the rule's mode, or one evaluator's (editors). A judge made blocking before its calibration
+    allows it is refused with the reason; the page also shows it next to the disabled button."""
+    membership = membership_for(request, project_id)
+    rule = _rule(membership, rule_id)
+    evaluator, mode = request.POST.get("evaluator", ""), request.POST.get("mode", "")
+    try:
+        change = modes.rule_mode_set(rule=rule, mode=mode, evaluator=evaluator, changed_by=request.user)
+    except (modes.ModeInvalid, modes.ModeRefused) as exc:
+        messages.error(request, _sentence(str(exc)))
+    else:
+        if change is not None:
+            what = f"{evaluator} in “{rule.name}”" if evaluator else f"Rule “{rule.name}”"
+            messages.success(request, f"{what} is now {mode}.")
+    return redirect("evals:rule_detail", project_id=project_id, rule_id=rule.pk)
 
 
 def _sentence(text: str) -> str:
@@ -217,32 +244,37 @@ def _sentence(text: str) -> str:
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_RULES)
 def rule_pause(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
-    membership = _editor(request, project_id)
+    membership = membership_for(request, project_id)
     rule = _rule(membership, rule_id)
     services.eval_rule_pause(rule=rule, reason=f"paused by {request.user.get_username()}")
+    audit_request(request, project=membership.project, action="rule.pause", target=rule.name)
     messages.success(request, f"Rule “{rule.name}” paused: it evaluates nothing until resumed.")
     return _back(request, project_id)
 
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_RULES)
 def rule_resume(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
-    membership = _editor(request, project_id)
+    membership = membership_for(request, project_id)
     rule = _rule(membership, rule_id)
     try:
         services.eval_rule_update(rule=rule, status=EvalRule.Status.ACTIVE)
     except services.RuleInvalid as exc:
         messages.error(request, f"Rule “{rule.name}” stays paused: {exc}")
     else:
+        audit_request(request, project=membership.project, action="rule.resume", target=rule.name)
         messages.success(request, f"Rule “{rule.name}” resumed.")
     return _back(request, project_id)
 
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_RULES)
 def rule_delete(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
-    membership = _editor(request, project_id)
+    membership = membership_for(request, project_id)
     rule = _rule(membership, rule_id)
     if rule.is_builtin:
         # rules_for_project would only create it again: pausing is how it is turned off.
@@ -250,6 +282,7 @@ def rule_delete(request: HttpRequest, project_id: int, rule_id: int) -> HttpResp
         return redirect("evals:rule_detail", project_id=project_id, rule_id=rule.pk)
     name = rule.name
     rule.delete()  # its scores stay, without a rule
+    audit_request(request, project=membership.project, action="rule.delete", target=name)
     messages.success(request, f"Rule “{name}” deleted. Its scores are kept.")
     return redirect("evals:rule_list", project_id=project_id)
 
@@ -269,8 +302,9 @@ def _back(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def dead_letters(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     letters = services.dead_letters(project=membership.project)
     context = {
         "letters": list(letters.select_related("trace", "span", "rule")[:DEAD_LETTERS_SHOWN]),
@@ -283,8 +317,9 @@ def dead_letters(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_RULES)
 def dead_letter_retry(request: HttpRequest, project_id: int, score_id: int) -> HttpResponse:
-    membership = _editor(request, project_id)
+    membership = membership_for(request, project_id)
     score = services.dead_letters(project=membership.project).filter(pk=score_id).first()
     if score is None:
         raise Http404("No such failed evaluation")
@@ -295,8 +330,9 @@ def dead_letter_retry(request: HttpRequest, project_id: int, score_id: int) -> H
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_RULES)
 def dead_letter_retry_all(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _editor(request, project_id)
+    membership = membership_for(request, project_id)
     letters = list(services.dead_letters(project=membership.project).only("pk")[:RETRY_ALL_LIMIT])
     for score in letters:
         services.score_retry(score=score)
@@ -311,12 +347,13 @@ def dead_letter_retry_all(request: HttpRequest, project_id: int) -> HttpResponse
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.VIEW_TRACES, post=Action.MANAGE_KEYS)
 def judge_connections(request: HttpRequest, project_id: int) -> HttpResponse:
     """Everyone in the project sees the connections (never a key); owners and admins register them."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     form = JudgeConnectionForm(request.POST or None)
     if request.method == "POST":
-        membership = _manager(request, project_id)
+        membership = membership_for(request, project_id)
         if form.is_valid():
             try:
                 conn = connections.judge_connection_create(
@@ -330,15 +367,16 @@ def judge_connections(request: HttpRequest, project_id: int) -> HttpResponse:
     context = {
         "connections": connections.judge_connections(project=membership.project),
         "form": form,
-        "can_manage": membership.can_manage,
+        "can_manage": role_can(membership.role, Action.MANAGE_KEYS),
     }
     return _page(request, "evals/judge_connections.html", context, membership)
 
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_KEYS)
 def judge_connection_delete(request: HttpRequest, project_id: int, connection_id: int) -> HttpResponse:
-    membership = _manager(request, project_id)
+    membership = membership_for(request, project_id)
     conn = membership.project.judge_connections.filter(pk=connection_id).first()
     if conn is None:
         raise Http404("No such judge connection")
@@ -349,11 +387,3 @@ def judge_connection_delete(request: HttpRequest, project_id: int, connection_id
     else:
         messages.success(request, f"Judge connection “{conn.name}” removed.")
     return redirect("evals:judge_connections", project_id=project_id)
-
-
-def _manager(request: HttpRequest, project_id: int) -> Membership:
-    """Owners and admins: judge connections hold keys that cost money. Others get an outsider's 404."""
-    membership = _membership(request, project_id)
-    if not membership.can_manage:
-        raise Http404("No such page")
-    return membership

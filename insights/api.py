@@ -8,6 +8,7 @@ from insights.schemas import Error, InsightListOut, InsightOut, InsightPatch, In
 from peekr_web.errors import NotFound
 from peekr_web.schemas import Id, SafeStr
 from traces import selectors as trace_selectors
+from traces.access import Action, api_requires
 
 router = Router(tags=["insights"])
 
@@ -39,6 +40,7 @@ def finding_out(f: Finding) -> dict:
 
 
 @router.get("/insights", response=InsightListOut, summary="List insights, ranked")
+@api_requires(Action.VIEW_TRACES)
 def list_insights(request, q: Query[InsightQuery]):
     """The project's insights, the largest time saving per day over the window first (`sort=money`: dollars).
 
@@ -57,6 +59,7 @@ def list_insights(request, q: Query[InsightQuery]):
 
 
 @router.patch("/insights/{insight_id}", response={200: InsightOut, 404: Error}, summary="Dismiss or fix an insight")
+@api_requires(Action.MANAGE_RULES)
 def update_insight(request, insight_id: Id, payload: InsightPatch):
     """`{"status": "dismissed"}`, `{"status": "fixed"}` (a later trace with it marks it regressed) or
     `{"status": "open"}`."""
@@ -68,6 +71,7 @@ def update_insight(request, insight_id: Id, payload: InsightPatch):
 
 
 @router.get("/traces/{trace_id}/insights", response={200: TraceInsightsOut, 404: Error}, summary="A trace's findings")
+@api_requires(Action.VIEW_TRACES)
 def trace_insights(request, trace_id: Path[SafeStr]):
     """What the detectors found in this trace, with their message text, spans, savings and fix."""
     trace = trace_selectors.trace_get(project=request.project, trace_id=trace_id)

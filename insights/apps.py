@@ -12,3 +12,7 @@ class InsightsConfig(AppConfig):
 
         stage_register(Stage(name="detect", bit=2, order=20, handler=traces_detect, label="Insights"))
         extensions.register()  # finding marks on the waterfall (traces.extensions)
+        from insights.retention import traces_flagged
+        from traces.extensions import retention_keep_register
+
+        retention_keep_register(traces_flagged)  # flagged traces keep their content longer

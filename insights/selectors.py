@@ -291,7 +291,8 @@ def buckets(time_range: TimeRange, since: datetime, now: datetime) -> list[datet
 
 
 def _traces(project: Project, since: datetime) -> QuerySet[Trace]:
-    return Trace.objects.filter(project=project, is_internal=False, start_time__gte=since)
+    # Shadow traffic (a candidate's answers to copies of requests) is never counted in what users see.
+    return Trace.objects.filter(project=project, is_internal=False, traffic="production", start_time__gte=since)
 
 
 def trace_series(*, project: Project, time_range: TimeRange, since: datetime) -> list[dict]:
@@ -352,6 +353,7 @@ def breakdown_by_model(*, project: Project, since: datetime) -> list[dict]:
         project=project,
         trace__start_time__gte=since,
         trace__is_internal=False,
+        trace__traffic="production",
         kind__in=("llm", "embedding"),
     ).exclude(model="")
     return _breakdown(spans, "model", "duration_ms", "calls")
@@ -360,7 +362,7 @@ def breakdown_by_model(*, project: Project, since: datetime) -> list[dict]:
 def breakdown_by_prompt_version(*, project: Project, since: datetime) -> list[dict]:
     """LLM calls per prompt version (``llm.prompt_template.version``, ``traceloop.prompt.version``, Langfuse)."""
     spans = Span.objects.filter(
-        project=project, trace__start_time__gte=since, trace__is_internal=False, kind="llm"
+        project=project, trace__start_time__gte=since, trace__is_internal=False, trace__traffic="production", kind="llm"
     ).exclude(prompt_version="")
     return _breakdown(spans, "prompt_version", "duration_ms", "calls")
 
@@ -373,9 +375,17 @@ def breakdown_by_release(*, project: Project, since: datetime) -> list[dict]:
 def _scores(project: Project, since: datetime) -> QuerySet[Score]:
     """Done scores of the traces that started in the range: over time means the traffic's time (a judge that
     ran late, or a backfill, lands where its trace is). Feedback is stored as scores too; it is no evaluator."""
-    return Score.objects.filter(
-        project=project, status=Score.Status.DONE, trace__start_time__gte=since, trace__is_internal=False
-    ).exclude(source=Score.Source.FEEDBACK)
+    return (
+        Score.objects.filter(
+            project=project,
+            status=Score.Status.DONE,
+            trace__start_time__gte=since,
+            trace__is_internal=False,
+            trace__traffic="production",
+        )
+        .exclude(source=Score.Source.FEEDBACK)
+        .exclude(mode="shadow")
+    )  # shadow rules never count (evals.modes)
 
 
 def evaluator_score_values(*, project: Project, since: datetime) -> dict[str, list[float]]:

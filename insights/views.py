@@ -18,9 +18,9 @@ from django.views.decorators.vary import vary_on_headers
 from insights import charts, selectors, services
 from insights.models import Insight
 from traces import selectors as trace_selectors
-from traces.models import Membership, Role
+from traces.access import Action, membership_for, requires, role_can
+from traces.models import Membership
 
-EDITORS = (Role.OWNER, Role.ADMIN, Role.ENGINEER)
 INSIGHTS_SHOWN = 100
 FINDINGS_SHOWN = 50
 WINDOW_CHOICES = [("24h", "Last 24 h"), ("7d", "Last 7 days"), ("30d", "Last 30 days")]
@@ -41,16 +41,11 @@ DASHBOARD_SECTIONS = [
 ]
 
 
-def _membership(request: HttpRequest, project_id: int) -> Membership:
-    membership = trace_selectors.membership_get(user=request.user, project_id=project_id)
-    if membership is None:
-        raise Http404("No such project")
-    return membership
-
-
 def _page(request: HttpRequest, template: str, context: dict, membership: Membership) -> HttpResponse:
     context.setdefault("nav_projects", trace_selectors.user_projects(user=request.user))
-    context.update(membership=membership, project=membership.project, can_edit=membership.role in EDITORS)
+    context.update(
+        membership=membership, project=membership.project, can_edit=role_can(membership.role, Action.MANAGE_RULES)
+    )
     return render(request, template, context)
 
 
@@ -64,9 +59,10 @@ def _wants_partial(request: HttpRequest) -> bool:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
+@requires(Action.VIEW_TRACES)
 def trace_findings(request: HttpRequest, project_id: int, trace_id: str) -> HttpResponse:
     """A trace's findings: the block the trace page loads with htmx above its waterfall; without htmx, a page."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     trace = trace_selectors.trace_get(project=membership.project, trace_id=trace_id)
     if trace is None:
         raise Http404("No such trace")
@@ -109,9 +105,10 @@ class InsightFilterForm(forms.Form):
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
+@requires(Action.VIEW_TRACES)
 def insight_list(request: HttpRequest, project_id: int) -> HttpResponse:
     """Insights ranked by the time (or money) their fix would save per day, with filters."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     project = membership.project
     # The defaults are data, not initial values, so the menus show what the list is filtered by.
     data = {"window": selectors.DEFAULT_WINDOW, "status": "active", "sort": "time", **request.GET.dict()}
@@ -131,9 +128,10 @@ def insight_list(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def insight_detail(request: HttpRequest, project_id: int, insight_id: int) -> HttpResponse:
     """One insight: its figures, latest message, fix, and the newest traces it was found in."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     insight = selectors.insight_get(project=membership.project, insight_id=insight_id)
     if insight is None:
         raise Http404("No such insight")
@@ -150,11 +148,10 @@ def insight_detail(request: HttpRequest, project_id: int, insight_id: int) -> Ht
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_RULES)
 def insight_status(request: HttpRequest, project_id: int, insight_id: int) -> HttpResponse:
     """Dismiss, mark fixed or reopen; htmx gets the insight's card back, a plain form its page."""
-    membership = _membership(request, project_id)
-    if membership.role not in EDITORS:
-        raise Http404("No such page")
+    membership = membership_for(request, project_id)
     insight = selectors.insight_get(project=membership.project, insight_id=insight_id)
     if insight is None:
         raise Http404("No such insight")
@@ -178,9 +175,10 @@ def insight_status(request: HttpRequest, project_id: int, insight_id: int) -> Ht
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def dashboards(request: HttpRequest, project_id: int) -> HttpResponse:
     """The project's charts over a chosen range; each chart loads as its own partial."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     range_key = request.GET.get("range", "")
     range_key = range_key if range_key in selectors.RANGES else selectors.DEFAULT_RANGE
     sections = [(title, [(name, charts.CHARTS[name].title) for name in names]) for title, names in DASHBOARD_SECTIONS]
@@ -190,8 +188,9 @@ def dashboards(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def dashboard_chart(request: HttpRequest, project_id: int, name: str) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     if name not in charts.CHARTS:
         raise Http404("No such chart")
     range_key = request.GET.get("range", "")

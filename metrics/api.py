@@ -9,6 +9,7 @@ from metrics import selectors, services
 from metrics.models import Deploy
 from metrics.schemas import DeployIn, DeployOut
 from peekr_web.schemas import Error, UtcDatetime
+from traces.access import Action, api_requires
 
 router = Router(tags=["metrics"])
 
@@ -26,6 +27,7 @@ def deploy_out(d: Deploy) -> dict:
 
 
 @router.post("/deploys", response={200: DeployOut, 201: DeployOut, 400: Error}, summary="Record a deploy")
+@api_requires(Action.INGEST)
 def post_deploy(request, payload: DeployIn):
     """A deploy marker for charts, the Releases list and alert payloads. Idempotent on version + environment:
     posting the same pair again updates it (200) instead of adding a second one (201)."""
@@ -47,6 +49,7 @@ class DeployFilters(Schema):
 
 
 @router.get("/deploys", response=list[DeployOut], summary="List deploys")
+@api_requires(Action.VIEW_TRACES)
 def list_deploys(request, filters: Query[DeployFilters]):
     """The project's deploys, newest first (posted, or seen as a new service.version in traces)."""
     start = filters.since or datetime(1970, 1, 1, tzinfo=UTC)

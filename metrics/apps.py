@@ -27,3 +27,7 @@ class MetricsConfig(AppConfig):
         if SIGNAL_HOOKS is not None and on_signals not in SIGNAL_HOOKS:
             SIGNAL_HOOKS.append(on_signals)
         charts.register()  # the rollup charts on the Dashboards page, deploy markers on its time series
+        from metrics.retention import rollups_purge
+        from traces.extensions import retention_purge_register
+
+        retention_purge_register(rollups_purge)  # a project's rollups go with its record tier

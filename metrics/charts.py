@@ -142,29 +142,47 @@ def deploy_markers(name: str, ctx, fig: go.Figure) -> None:
     """A dashed vertical line and the version at each deploy of the range, on every time-series chart."""
     if name not in TIME_SERIES and name not in CHARTS:
         return
-    for deploy in selectors.deploys_between(project=ctx.project, start=ctx.since, end=ctx.now)[:MAX_MARKERS]:
-        label = deploy.version + (f" ({deploy.environment})" if deploy.environment else "")
+    deploys = selectors.deploys_between(project=ctx.project, start=ctx.since, end=ctx.now)[:MAX_MARKERS]
+    add_deploy_markers(fig, deploys, span=ctx.now - ctx.since)
+
+
+def add_deploy_markers(fig: go.Figure, deploys, *, span, color: str = MARKER_COLOR) -> None:
+    """Deploys as dashed lines with their version on top. Deploys closer together than 1/40 of the range share
+    one line and one label ("3 deploys", the versions on hover), so labels never pile up on each other."""
+    groups: list[list] = []
+    for deploy in sorted(deploys, key=lambda d: d.at):
+        if groups and deploy.at - groups[-1][0].at < span / 40:
+            groups[-1].append(deploy)
+        else:
+            groups.append([deploy])
+    for group in groups:
+        at = group[0].at
+        labels = [d.version + (f" ({d.environment})" if d.environment else "") for d in group]
+        text = f"deploy {labels[0]}" if len(group) == 1 else f"{len(group)} deploys"
         fig.add_shape(
             type="line",
-            x0=deploy.at,
-            x1=deploy.at,
+            x0=at,
+            x1=at,
             xref="x",
             yref="paper",
             y0=0,
             y1=1,
-            line={"color": MARKER_COLOR, "width": 1, "dash": "dash"},
-            name=f"deploy {label}",
+            line={"color": color, "width": 1, "dash": "dash"},
+            name=text,
         )
         fig.add_annotation(
-            x=deploy.at,
+            x=at,
             xref="x",
             y=1,
             yref="paper",
-            text=f"deploy {label}",
+            text=text,
+            hovertext="<br>".join(
+                f"{d.at:%Y-%m-%d %H:%M} UTC  {label}" for d, label in zip(group, labels, strict=True)
+            ),
             showarrow=False,
             xanchor="left",
             yanchor="top",
-            font={"size": 10, "color": MARKER_COLOR},
+            font={"size": 10, "color": color},
         )
 
 

@@ -18,6 +18,8 @@ VALUE_MAX = 200  # Rollup.value
 DAY_PREFIX = "d:"  # a UTC day's row of a dimension: dim "d:release", hour = the day's start
 ENVIRONMENT_KEYS = ("deployment.environment.name", "deployment.environment")
 EXCLUDED_SCORE_SOURCES = ("feedback", "human")  # people's verdicts are signals, not evaluator scores
+SHADOW_DIM = "shadow_release"  # the only rows a shadow trace goes to (and their day rows, "d:shadow_release")
+EXCLUDED_SCORE_MODES = ("shadow",)  # a shadow evaluator's scores: stored and shown apart, never rolled up
 
 
 @dataclass
@@ -48,7 +50,8 @@ def trace_contribution(
 ) -> Contribution:
     """What one trace adds to its hour's rollups.
 
-    trace: start_time, name, release, models_used, status, error_count, duration_ms, cost, user_id;
+    trace: start_time, name, release, models_used, status, error_count, duration_ms, cost, user_id, traffic
+    ("shadow": only the shadow_release rows);
     spans: span_id, kind, status, duration_ms, ttft_ms, output_tokens, sdk_scores, environment (the root's
     resource deployment.environment[.name], else "");
     scores: evaluator, value, passed (done, not feedback or human); signals: kind, value;
@@ -97,6 +100,14 @@ def trace_contribution(
         _add(data, "success_cost", cost)
     if tasks:
         data["tasks_completed"] = [float(tasks), 1, float(tasks * tasks)]
+    if trace.get("traffic") == "shadow":
+        # A candidate's answers nobody saw: apart from every row monitors and user-facing charts read, no user cost.
+        return Contribution(
+            hour=hour_of(trace["start_time"]),
+            dims={SHADOW_DIM: (trace.get("release") or "")[:VALUE_MAX]},
+            data=data,
+            cost=cost,
+        )
     dims: dict = {}
     if trace.get("release"):
         dims["release"] = trace["release"][:VALUE_MAX]
@@ -124,7 +135,10 @@ def _score(data: dict, evaluator, value, passed) -> None:
 
 
 def dim_values(dims: dict) -> list[tuple[str, str]]:
-    """Every rollup row a contribution goes to: ("all", "") and one per dimension value."""
+    """Every rollup row a contribution goes to: ("all", "") and one per dimension value; a shadow trace's only
+    to ("shadow_release", its release)."""
+    if SHADOW_DIM in dims:
+        return [(SHADOW_DIM, str(dims[SHADOW_DIM])[:VALUE_MAX])]
     out = [("all", "")]
     for dim in ("release", "model", "environment", "intent"):
         value = dims.get(dim)

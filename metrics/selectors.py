@@ -13,7 +13,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.db.models.fields.json import KeyTransform
 
 from metrics.accumulators import FIXED, LATENCY_SKETCH, MetricDef, acc_sd, metric_def, metric_value
-from metrics.contribution import DAY_PREFIX
+from metrics.contribution import DAY_PREFIX, SHADOW_DIM
 from metrics.models import DIMENSIONS, Deploy, Rollup, TraceContribution, UserCost
 from traces.models import Project, Trace
 
@@ -110,7 +110,7 @@ def _filter(filter: dict | None) -> tuple[str, str | None]:
     if len(filter) != 1:
         raise ValueError("filter takes one dimension")
     (dim, value), = filter.items()  # fmt: skip
-    if dim not in DIMENSIONS or dim == "all":
+    if (dim not in DIMENSIONS and dim != SHADOW_DIM) or dim == "all":
         raise ValueError(f"unknown dimension {dim!r}")
     return dim, str(value)
 
@@ -281,7 +281,7 @@ def worst_traces(
         key = "latency_ms"
     dim, value = _filter(filter)
     qs = TraceContribution.objects.filter(project=project, hour__gte=start, hour__lt=end).order_by()
-    if dim in ("release", "environment", "intent"):
+    if dim in ("release", "environment", "intent", SHADOW_DIM):
         qs = qs.filter(**{f"dims__{dim}": value})
     found = []
     for trace_pk, acc, dims in qs.annotate(acc=KeyTransform(key, "data")).values_list("trace", "acc", "dims")[
@@ -328,3 +328,35 @@ def releases(*, project: Project, start: datetime, end: datetime) -> list[dict]:
             }
         )
     return sorted(out, key=lambda r: (r["first_seen"] is not None, r["first_seen"]), reverse=True)
+
+
+def rollup_totals(*, project: Project, dim: str, value: str, start: datetime, end: datetime) -> tuple[int, dict]:
+    """Traces and every accumulator of one dimension value over the whole hours in [start, end), merged: whole
+    UTC days from their day rows, the edges from hour rows (a 30-day window reads ~30 + 48 rows, whatever the
+    traffic). dim "shadow_release" reads shadow traffic, which no other dimension holds."""
+    if dim not in DIMENSIONS and dim != SHADOW_DIM:
+        raise ValueError(f"unknown dimension {dim!r}")
+    traces, merged = 0, {}
+    rows = Rollup.objects.filter(_spans(dim, start, end, True), project=project, value=value).order_by()
+    for n, data in rows.values_list("traces", "data"):
+        traces += n
+        _merge_into(merged, data)
+    return traces, merged
+
+
+def rollup_traces(*, project: Project, dim: str, start: datetime, end: datetime) -> dict[str, int]:
+    """Traces per value of a dimension over the whole hours in [start, end) ("all": {"": n}), one grouped read."""
+    rows = Rollup.objects.filter(_spans(dim, start, end, True), project=project).order_by().values("value")
+    return {r["value"]: r["n"] for r in rows.annotate(n=Sum("traces"))}
+
+
+def release_versions(*, project: Project) -> list[str]:
+    """Every release seen in production or shadow rollups (their day rows) or in deploys, sorted."""
+    seen = set(
+        Rollup.objects.filter(project=project, dim__in=[DAY_PREFIX + "release", DAY_PREFIX + SHADOW_DIM])
+        .order_by()
+        .values_list("value", flat=True)
+        .distinct()
+    )
+    seen.update(Deploy.objects.filter(project=project).values_list("version", flat=True))
+    return sorted(v for v in seen if v)

@@ -21,7 +21,14 @@ from django.utils import timezone
 
 from evals.models import Score
 from metrics.accumulators import data_add
-from metrics.contribution import EXCLUDED_SCORE_SOURCES, Contribution, rollup_ops, trace_contribution
+from metrics.contribution import (
+    EXCLUDED_SCORE_MODES,
+    EXCLUDED_SCORE_SOURCES,
+    SHADOW_DIM,
+    Contribution,
+    rollup_ops,
+    trace_contribution,
+)
 from metrics.models import Deploy, Rollup, RollupPending, TraceContribution, UserCost
 from peekr_web.errors import Invalid
 from traces.models import Project, Span, Trace
@@ -45,6 +52,7 @@ TRACE_FIELDS = (
     "release",
     "models_used",
     "root_span_id",
+    "traffic",
 )
 
 
@@ -153,12 +161,12 @@ def _rows(pks: list[int]) -> tuple[dict, dict, dict]:
                     r["environment"] = r["env_name"] or r["env"]
                     break
     scores: dict[int, list[dict]] = {}
-    for s in (
-        Score.objects.filter(trace_id__in=pks, status=Score.Status.DONE)
-        .exclude(source__in=EXCLUDED_SCORE_SOURCES)
-        .order_by()
-        .values("trace_id", "evaluator", "value", "passed")
-    ):
+    score_rows = Score.objects.filter(trace_id__in=pks, status=Score.Status.DONE).exclude(
+        source__in=EXCLUDED_SCORE_SOURCES
+    )
+    if hasattr(Score, "mode"):  # a shadow evaluator's scores never reach a rollup, so never a monitor
+        score_rows = score_rows.exclude(mode__in=EXCLUDED_SCORE_MODES)
+    for s in score_rows.order_by().values("trace_id", "evaluator", "value", "passed"):
         scores.setdefault(s["trace_id"], []).append(s)
     signals: dict[int, list[dict]] = {}
     for s in Signal.objects.filter(trace_id__in=pks).order_by().values("trace_id", "kind", "value"):
@@ -264,7 +272,7 @@ def _deploys_from_traces(traces: list[dict], new: dict[int, Contribution]) -> No
     first: dict[tuple[int, str], tuple[datetime, str]] = {}
     for t in traces:
         key = (t["project_id"], t["release"][:100])
-        if not t["release"]:
+        if not t["release"] or SHADOW_DIM in new[t["pk"]].dims:  # shadow traffic is not a deploy
             continue
         env = new[t["pk"]].dims.get("environment", "")[:100]
         if key not in first or t["start_time"] < first[key][0]:

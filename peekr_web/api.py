@@ -15,17 +15,27 @@ from ninja.security import HttpBearer
 
 from peekr_web import errors
 from peekr_web.schemas import Error
-from traces.selectors import project_for_key
+from traces import access
 
 
 class ProjectKey(HttpBearer):
-    """`Authorization: Bearer <project key>`; the request's project is the key's."""
+    """`Authorization: Bearer <project key or personal token>`: the request's project is the key's, or the one
+    the token's user names in `X-Peekr-Project`; `request.actor` says who calls (traces.access), and each
+    operation's ``@api_requires`` what it needs."""
 
     def authenticate(self, request, token):
-        project = project_for_key(token)
-        if project is not None:
-            request.project = project
-        return project
+        try:
+            actor = access.actor_for(request, token)
+        except access.ProjectRequired as exc:
+            raise errors.AppError(str(exc)) from exc
+        if actor is None:
+            return None
+        why = access.refusal(actor, getattr(request, "access_action", None))
+        if why is not None:
+            raise errors.Forbidden(why)
+        request.project = actor.project
+        request.actor = actor
+        return actor
 
 
 def unstorable_text(value: Any, loc: tuple = ()) -> tuple | None:
@@ -92,7 +102,7 @@ def document_client_errors(schema: dict) -> None:
     for methods in schema.get("paths", {}).values():
         for operation in methods.values():
             responses = operation.setdefault("responses", {})
-            codes = [401]
+            codes = [401, 403]  # 403: the key's scope or the person's role does not allow the operation
             if operation.get("parameters") or operation.get("requestBody"):
                 codes.append(422)
             if operation.get("requestBody"):
@@ -104,7 +114,9 @@ def document_client_errors(schema: dict) -> None:
 api = PeekrAPI(
     title="Peekr API",
     version="1.0.0",
-    description="Traces, spans and their scores. Authenticate with a project key: `Authorization: Bearer pk_...`. "
+    description="Traces, spans and their scores. Authenticate with a project key (`Authorization: Bearer pk_...`; its "
+    "scope, ingest, read or admin, says what it may do) or a personal API token (`Bearer pt_...`, acting as you, "
+    "with `X-Peekr-Project: <id>` when you are in several projects). "
     'Every error answers `{"code": ..., "detail": ..., "errors": [...]}`. Unknown query parameters are ignored.',
     auth=ProjectKey(),
     urls_namespace="api",
@@ -113,9 +125,14 @@ api = PeekrAPI(
 errors.install(api)
 
 api.add_router("/v1/traces", "traces.api.router")
+api.add_router("/v1", "traces.audit_api.router")
+api.add_router("/v1", "traces.privacy_api.router")
+api.add_router("/v1", "traces.retention_api.router")
 api.add_router("/v1", "evals.api.router")
 api.add_router("/v1", "insights.api.router")
 api.add_router("/v1", "annotations.api.router")
 api.add_router("/v1", "signals.api.router")
 api.add_router("/v1", "metrics.api.router")
 api.add_router("/v1", "alerts.api.router")
+api.add_router("/v1", "releases.api.router")
+api.add_router("/v1", "regressions.api.router")

@@ -59,6 +59,13 @@ class NotFound(AppError):
     code = "not_found"
 
 
+class Forbidden(AppError):
+    """The caller is known but may not do this: a key's scope or a person's role does not allow it."""
+
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(AppError):
     status = 409
     code = "conflict"

@@ -13,6 +13,18 @@ SafeStr = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
+def _not_bool(value: Any) -> Any:
+    """pydantic reads true/false as 1/0 for a number; the schema says a number, so only a number."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+# Numbers in a body: JSON numbers only (true/false refused), ints where the schema says integer.
+Number = Annotated[float, BeforeValidator(_not_bool)]
+Integer = Annotated[int, BeforeValidator(_not_bool)]
+
+
 def _iso_only(value: Any) -> Any:
     """pydantic would read a number as a Unix time; the schema says an ISO 8601 date-time, so only that."""
     if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):

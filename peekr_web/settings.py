@@ -141,6 +141,8 @@ INSTALLED_APPS = [
     "signals",  # above annotations: its routing policy uses evaluation triggers and review routing
     "metrics",  # above signals: rollups read scores, signals and findings
     "alerts",  # above metrics: monitors read rollups
+    "releases",  # above alerts: canary verdicts read rollups; the Releases page
+    "regressions",  # above alerts and releases: opened by failed verdicts, peekr_regress runs and pages
 ]
 
 MIDDLEWARE = [
@@ -172,6 +174,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "peekr_web.accounts.password_change_context",
                 "traces.context_processors.pipeline_notice",
+                "traces.context_processors.access",
             ],
         },
     },
@@ -255,6 +258,8 @@ PEEKR_JUDGE_MODEL = env_str("PEEKR_JUDGE_MODEL")
 # Projects' own judge connections reach public addresses only unless the operator allows private ones.
 PEEKR_JUDGE_ALLOW_PRIVATE = env_bool("PEEKR_JUDGE_ALLOW_PRIVATE", False)
 PEEKR_SECRETS_KEY = env_str("PEEKR_SECRETS_KEY")
+# Redaction of personal data at ingest (each project's privacy settings). Off only to measure its cost (bench/ingest.py).
+PEEKR_REDACT_AT_INGEST = env_bool("PEEKR_REDACT_AT_INGEST", True)
 # ?evaluate=sync: a bound on the judging time per request and on sync evaluations at once per process.
 PEEKR_SYNC_EVAL_SECONDS = env_float("PEEKR_SYNC_EVAL_SECONDS", 10.0)
 PEEKR_SYNC_EVAL_CONCURRENCY = env_int("PEEKR_SYNC_EVAL_CONCURRENCY", 2)
@@ -300,6 +305,10 @@ PEEKR_PIPELINE_BEHIND_SECONDS = env_float("PEEKR_PIPELINE_BEHIND_SECONDS", 60.0)
 # Monitors (alerts): evaluated every this many seconds; alert deliveries time out, and are retried with
 # exponential backoff from the base delay, this many attempts in all.
 PEEKR_MONITOR_EVAL_SECONDS = env_float("PEEKR_MONITOR_EVAL_SECONDS", 300.0)
+# Retention (traces.retention_run): span ids per batch of the expiry job, and its pause between batches (room for
+# ingest on a busy database).
+PEEKR_RETENTION_BATCH = env_int("PEEKR_RETENTION_BATCH", 2000)
+PEEKR_RETENTION_PAUSE_SECONDS = env_float("PEEKR_RETENTION_PAUSE_SECONDS", 0.2)
 PEEKR_ALERT_TIMEOUT_SECONDS = env_float("PEEKR_ALERT_TIMEOUT_SECONDS", 10.0)
 PEEKR_ALERT_RETRY_BASE_SECONDS = env_float("PEEKR_ALERT_RETRY_BASE_SECONDS", 10.0)
 PEEKR_ALERT_DELIVERY_ATTEMPTS = env_int("PEEKR_ALERT_DELIVERY_ATTEMPTS", 6)
@@ -333,4 +342,5 @@ CELERY_BEAT_SCHEDULE = {
     "rollup-pending": {"task": "metrics.rollup_pending", "schedule": 30.0},  # re-scored traces roll up again
     "rollups-purge": {"task": "metrics.rollups_purge", "schedule": 86400.0},  # rollups are kept 12 months
     "signals-abandonment": {"task": "signals.abandonment_sweep", "schedule": 60.0},  # sessions quiet for 30 min
+    "retention": {"task": "traces.retention", "schedule": 86400.0},  # partitions ahead, content 30/90 d, records 365 d
 }

@@ -22,8 +22,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", PasswordChangeView.as_view(), name="password_change"),
     path("admin/", admin.site.urls),
+    path("", include("regressions.urls")),
     path("", include("alerts.urls")),  # monitors, alerts, channels
-    path("", include("metrics.urls")),  # releases, deploys, rollup charts
+    path("", include("releases.urls")),  # the Releases page: compare, verdict, shadow pairs
+    path("", include("metrics.urls")),  # deploys, rollup charts
     path("", include("signals.urls")),  # signals, routing policy
     path("", include("evals.urls")),
     path("", include("annotations.urls")),  # annotations: review queues, golden sets, calibration, triage

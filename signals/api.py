@@ -6,11 +6,13 @@ from peekr_web.schemas import Error
 from signals import routing, selectors
 from signals.models import RoutingPolicy
 from signals.schemas import PolicyIn, PolicyOut, SignalPage, SignalQuery
+from traces.access import Action, api_requires
 
 router = Router(tags=["signals"])
 
 
 @router.get("/signals", response=SignalPage, summary="List user signals, with counts per kind")
+@api_requires(Action.VIEW_TRACES)
 def list_signals(request, q: Query[SignalQuery]):
     """Newest first; filter by kind, trace_id, session_id, user_id and time (since inclusive, until exclusive);
     page with limit and offset. `counts` counts every kind under the other filters."""
@@ -40,12 +42,14 @@ def policy_out(policy: RoutingPolicy) -> dict:
 
 
 @router.get("/routing-policy", response=PolicyOut, summary="The project's routing policy")
+@api_requires(Action.VIEW_REVIEW)
 def get_policy(request):
     """Signal kind -> actions (judge, review, golden, baseline) and the windows of the derived signals."""
     return policy_out(routing.policies_for([request.project.pk])[request.project.pk])
 
 
 @router.put("/routing-policy", response={200: PolicyOut, 400: Error}, summary="Change the project's routing policy")
+@api_requires(Action.MANAGE_REVIEW)
 def put_policy(request, payload: PolicyIn):
     """Fields left out keep their value; so do kinds left out of `actions`. 400 with the reason for a bad window,
     threshold or pattern list; 422 for an unknown kind or action."""

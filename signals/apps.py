@@ -16,8 +16,14 @@ class SignalsConfig(AppConfig):
         from traces.pipeline import Stage, stage_register
 
         # First: evaluation (its "signal" trigger) and routing (its "signal" rules) read what this stage writes.
-        stage_register(Stage(name="signals", bit=16, order=5, handler=traces_signal, label="User signals"))
+        stage_register(
+            Stage(name="signals", bit=16, order=5, handler=traces_signal, label="User signals", production_only=True)
+        )
         extensions.register()
+        from signals.retention import traces_flagged
+        from traces.extensions import retention_keep_register
+
+        retention_keep_register(traces_flagged)  # flagged traces keep their content longer
         for hooks, hook in (
             (eval_services.FEEDBACK_HOOKS, on_feedback),
             (eval_services.TRIGGER_HOOKS, judge_trigger),

@@ -3,7 +3,7 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from peekr_web.schemas import SafeStr, UtcDatetime
+from peekr_web.schemas import Integer, Number, SafeStr, UtcDatetime
 
 Kind = Literal[
     "thumbs_up", "thumbs_down", "rating", "comment", "escalation", "task_completed", "edit", "rephrase", "abandonment"
@@ -44,9 +44,9 @@ class PolicyIn(Schema):
     actions: dict[Kind, list[Action]] | None = Field(
         None, description="signal kind -> actions; kinds left out keep theirs"
     )
-    rephrase_window_seconds: int | None = None
-    rephrase_threshold: float | None = Field(None, description="rapidfuzz token_set_ratio, 0-100")
-    abandonment_quiet_seconds: int | None = None
+    rephrase_window_seconds: Integer | None = None
+    rephrase_threshold: Number | None = Field(None, description="rapidfuzz token_set_ratio, 0-100")
+    abandonment_quiet_seconds: Integer | None = None
     escalation_patterns: list[SafeStr] | None = Field(None, description="fnmatch patterns on span and tool names")
 
 

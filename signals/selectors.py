@@ -55,10 +55,13 @@ def signals_filter(
         qs = qs.filter(kind=kind)
     if trace_id:
         qs = qs.filter(trace__trace_id=trace_id, trace__project_id=project.pk)
-    if session_id:
-        qs = qs.filter(session_id=session_id)
-    if user_id:
-        qs = qs.filter(user_id=user_id)
+    if session_id or user_id:
+        from traces.privacy import stored_ids  # ids may be stored hashed: a raw id is hashed to match
+
+        if session_id:
+            qs = qs.filter(session_id__in=stored_ids(project=project, what="session", value=session_id))
+        if user_id:
+            qs = qs.filter(user_id__in=stored_ids(project=project, what="user", value=user_id))
     if since:
         qs = qs.filter(created_at__gte=since)
     if until:

@@ -17,34 +17,30 @@ from peekr_web.errors import Invalid
 from signals import routing, selectors
 from signals.models import SignalKind
 from traces import selectors as trace_selectors
-from traces.models import Membership, Role
+from traces.access import Action, membership_for, requires, role_can
+from traces.models import Membership
 
-EDITORS = (Role.OWNER, Role.ADMIN, Role.ENGINEER)
 SHOWN = 100
 INTENT_WINDOW = timedelta(days=7)
-
-
-def _membership(request: HttpRequest, project_id: int) -> Membership:
-    membership = trace_selectors.membership_get(user=request.user, project_id=project_id)
-    if membership is None:
-        raise Http404("No such project")
-    return membership
 
 
 def _page(request: HttpRequest, template: str, context: dict, membership: Membership, partial: str) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         template += f"#{partial}"
     context.setdefault("nav_projects", trace_selectors.user_projects(user=request.user))
-    context.update(membership=membership, project=membership.project, can_edit=membership.role in EDITORS)
+    context.update(
+        membership=membership, project=membership.project, can_edit=role_can(membership.role, Action.MANAGE_REVIEW)
+    )
     return render(request, template, context)
 
 
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
+@requires(Action.VIEW_TRACES)
 def trace_signals(request: HttpRequest, project_id: int, trace_id: str) -> HttpResponse:
     """A trace's signals: the block the trace page loads with htmx; without htmx, a page."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     trace = trace_selectors.trace_get(project=membership.project, trace_id=trace_id)
     if trace is None:
         raise Http404("No such trace")
@@ -56,9 +52,10 @@ def trace_signals(request: HttpRequest, project_id: int, trace_id: str) -> HttpR
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
+@requires(Action.VIEW_TRACES)
 def session_signals(request: HttpRequest, project_id: int, session_id: str) -> HttpResponse:
     """A session's signals, each with the trace it sits on: the block the session page loads with htmx."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     qs = selectors.signals_filter(project=membership.project, session_id=session_id).select_related("trace")
     context = {"session_id": session_id, "rows": list(qs[:SHOWN]), "title": f"session {session_id}", "by_trace": True}
     return _page(request, "signals/signals.html", context, membership, "signals")
@@ -67,9 +64,10 @@ def session_signals(request: HttpRequest, project_id: int, session_id: str) -> H
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
+@requires(Action.VIEW_TRACES)
 def abandonment_intents(request: HttpRequest, project_id: int) -> HttpResponse:
     """The Insights tab's "abandonment after intent X" block, loaded with htmx (empty when nothing stands out)."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     since = timezone.now() - INTENT_WINDOW
     context = {
         "intents": selectors.abandonment_by_intent(project=membership.project, since=since),
@@ -80,14 +78,13 @@ def abandonment_intents(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.VIEW_TRACES, post=Action.MANAGE_REVIEW)
 def policy(request: HttpRequest, project_id: int) -> HttpResponse:
     """The routing policy: a row per signal kind, a checkbox per action; the derivations' windows."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     project = membership.project
     error = ""
     if request.method == "POST":
-        if membership.role not in EDITORS:
-            raise Http404("No such project")
         actions = {k: [a for a in routing.ACTIONS if request.POST.get(f"{k}:{a}")] for k in SignalKind.values}
         try:
             routing.policy_update(

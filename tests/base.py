@@ -20,8 +20,11 @@ def make_user(username: str | None = None, password: str = "pw-for-tests-1"):
     return get_user_model().objects.create_user(username=username, password=password)
 
 
-def make_project(name: str | None = None, owner=None, role: str = Role.OWNER) -> tuple[Project, str]:
-    project, key = project_create(name=name or f"project-{next(_counter)}")
+def make_project(
+    name: str | None = None, owner=None, role: str = Role.OWNER, key_scope: str = "admin"
+) -> tuple[Project, str]:
+    """A project and a key that may do everything a key can (tests of a scope ask for it: key_scope)."""
+    project, key = project_create(name=name or f"project-{next(_counter)}", key_scope=key_scope)
     if owner is not None:
         Membership.objects.create(project=project, user=owner, role=role)
     return project, key
@@ -292,3 +295,96 @@ def make_contribution(trace, *, hour, metric: str, value: float, dims: dict | No
             "data": rollup_data(metric, [value]),
         },
     )
+
+
+# ---------------------------------------------------------------- regressions
+
+
+def make_regression(project, *, key: str = "evaluator:json_valid", release: str = "2.0.0", trace_ids=None, **kw):
+    """A regression opened the way a hook opens one (regressions.services.regression_open)."""
+    from regressions.services import regression_open
+
+    fields = {"source": "verdict", "title": f"{key} regressed on {release}", "severity": "high",
+              "evaluator": key.partition(":")[2], **kw}  # fmt: skip
+    regression, _ = regression_open(project=project, key=key, release=release, trace_ids=trace_ids or [], **fields)
+    return regression
+
+
+# ---------------------------------------------------------------- releases (canary verdicts, shadow traffic)
+
+
+def make_blocking(project, evaluator: str, *, rule_name: str = "") -> None:
+    """Make an evaluator blocking: a deterministic one in the built-in rule through evals.modes.rule_mode_set; a
+    judge in a rule of its own, set directly (these tests are about verdicts, not about the calibration gate)."""
+    from evals.models import EvalRule
+    from evals.modes import rule_mode_set
+    from evals.services import JUDGE_EVALUATORS, rules_for_project
+
+    if evaluator not in JUDGE_EVALUATORS:
+        builtin = next(r for r in rules_for_project(project=project) if r.is_builtin)
+        rule_mode_set(rule=builtin, mode="blocking", evaluator=evaluator, actor="tests")
+        return
+    EvalRule.objects.create(project=project, name=rule_name or f"{evaluator} gate", evaluators=[evaluator],
+                            sample_rate=0.0, mode="blocking", evaluator_modes={evaluator: "blocking"})  # fmt: skip
+
+
+# ---------------------------------------------------------------- retention
+
+
+def make_flag(trace, how: str) -> None:
+    """Flag a trace the way each app does (retention keeps its content to the flagged tier): a failing score, a
+    finding, a user's complaint, a review queue item."""
+    from django.utils import timezone
+
+    if how == "score":
+        from evals.models import Score
+
+        Score.objects.create(project_id=trace.project_id, trace=trace, target_key=f"trace:{trace.pk}",
+                             evaluator="pii", status="done", value=0.0, passed=False)  # fmt: skip
+    elif how == "finding":
+        from insights.models import Finding, Insight
+
+        insight = Insight.objects.create(project_id=trace.project_id, signature="s" * 32, detector="loop",
+                                         operation="op", title="A loop")  # fmt: skip
+        Finding.objects.create(project_id=trace.project_id, trace=trace, insight=insight, signature="s" * 32,
+                               detector="loop", title="A loop", message="m", operation="op",
+                               seen_at=trace.start_time, digest="d")  # fmt: skip
+    elif how == "signal":
+        from signals.models import Signal
+
+        Signal.objects.create(project_id=trace.project_id, trace=trace, kind="thumbs_down", source="api",
+                              key=f"down-{trace.pk}", created_at=timezone.now())  # fmt: skip
+    elif how == "queue":
+        from annotations.models import Queue, QueueItem
+
+        queue, _ = Queue.objects.get_or_create(project_id=trace.project_id, name="triage")
+        QueueItem.objects.create(queue=queue, trace=trace, reason="manual")
+    else:
+        raise ValueError(how)
+
+
+# --- access (issue 11: roles, scopes, personal tokens) ---
+
+
+def make_token(user, name: str = "laptop") -> str:
+    """A personal API token of ``user``; the raw token."""
+    from traces.access_services import token_create
+
+    return token_create(user=user, name=name)[1]
+
+
+def make_key(project, scope: str = "ingest", name: str = "scoped") -> str:
+    """A project key with this scope; the raw key."""
+    from traces.services import api_key_create
+
+    return api_key_create(project=project, name=name, scope=scope)[1]
+
+
+# --- privacy (issue 11: redaction at ingest) ---
+
+
+def user_token(project: Project, raw: str, what: str = "user") -> str:
+    """What a raw user (or session) id is stored as in this project: its keyed hash when hashing is on."""
+    from traces.privacy import stored_ids
+
+    return stored_ids(project=project, what=what, value=raw)[-1]

@@ -1,5 +1,7 @@
 """Client mistakes on the JSON API: each answers a 4xx with the one error body, never a 500, and changes nothing."""
 
+import json
+
 import pytest
 
 from evals import services as evals
@@ -91,3 +93,20 @@ def test_a_body_that_is_not_an_object_is_422_not_an_empty_change(client, project
     )
     assert resp.status_code == 422
     assert "must be a JSON object" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("put", "/api/v1/routing-policy", {"rephrase_threshold": True}),
+        ("put", "/api/v1/routing-policy", {"rephrase_window_seconds": False}),
+        ("patch", "/api/v1/monitors/{monitor}", {"page_sigma": True}),
+    ],
+)
+def test_true_or_false_for_a_number_is_422(client, project, api_key, method, path, body):
+    from alerts.models import Monitor
+
+    monitor = Monitor.objects.filter(project=project).first()
+    resp = send(client, api_key, method, path.format(monitor=monitor.pk), body)
+    assert resp.status_code == 422
+    assert "a number, not true or false" in json.dumps(resp.json())

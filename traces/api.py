@@ -5,6 +5,8 @@ from ninja import Field, Path, Query, Router, Schema
 from peekr_web.errors import NotFound
 from peekr_web.schemas import Error, SafeStr, UtcDatetime
 from traces import selectors
+from traces.access import Action, api_requires, trace_visible
+from traces.audit import TRACE_VIEW, audit_request
 from traces.models import Span, Trace
 from traces.schemas import TraceDetailOut, TraceListOut
 
@@ -103,10 +105,12 @@ SPAN_FIELDS = [
     "is_internal",
     "sdk_scores",
     "attributes",
+    "redactions",
 ]
 
 
 @router.get("", response=TraceListOut, summary="List traces")
+@api_requires(Action.VIEW_TRACES)
 def list_traces(request, q: Query[TraceQuery]):
     """Newest first. Filters as on the trace list; follow `next_cursor` for the next page."""
     filters = selectors.TraceFilters(
@@ -126,10 +130,13 @@ def list_traces(request, q: Query[TraceQuery]):
 
 
 @router.get("/{trace_id}", response={200: TraceDetailOut, 404: Error}, summary="Get a trace with its spans")
+@api_requires(Action.VIEW_RAW)
 def get_trace(request, trace_id: Path[SafeStr]):
-    """The trace's aggregates and every span, ordered by start time. Another project's trace is 404."""
+    """The trace's aggregates and every span, ordered by start time. Another project's trace is 404 (and so is a
+    trace outside the review queues, for a reviewer's token when reviewers may not browse). Audited."""
     trace = selectors.trace_get(project=request.project, trace_id=trace_id)
-    if trace is None:
+    if trace is None or not trace_visible(request.actor, trace):
         raise NotFound(f"trace {trace_id} not found")
     spans = selectors.trace_spans(trace=trace)
+    audit_request(request, project=request.project, action=TRACE_VIEW, target=trace.trace_id)
     return {**trace_out(trace), "spans": [span_out(s) for s in spans]}

@@ -22,3 +22,20 @@ def pipeline_notice(request) -> dict:
         return {}
     # Lazy: read only by a template that shows it (base.html), not by every htmx partial.
     return {"pipeline_notice": SimpleLazyObject(_notice)}
+
+
+def access(request) -> dict:
+    """What the nav may offer on a project page: read from the membership the view already loaded
+    (traces.access.membership_for), so no query of its own."""
+    membership = getattr(request, "_peekr_membership", None)
+    if membership is None:
+        return {}
+    from traces.access import Action, role_can
+
+    return {
+        "can": {
+            "view_traces": role_can(membership.role, Action.VIEW_TRACES, membership.project),
+            "manage_members": role_can(membership.role, Action.MANAGE_MEMBERS),
+            "view_audit": role_can(membership.role, Action.VIEW_AUDIT),
+        }
+    }

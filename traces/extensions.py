@@ -12,6 +12,10 @@ traces renders (waterfall badges, the trace list's columns and filters) is.
 - sync_evaluator: the ?evaluate=sync of the receivers: (trace_pks) -> the scores, evaluated now.
 - demo_project_hooks: (project) -> None, run once when peekr_setup makes the demo project.
 - project_created_hooks: (project) -> None, run in project_create's transaction (alerts' built-in monitors).
+- retention_keep_hooks: (project, trace_pks) -> the pks among them that are flagged (a failing score, a finding,
+  a user signal, a review item): retention keeps their content to the flagged tier (traces.retention_run).
+- retention_purge_hooks: (project, cutoff, dry_run) -> {what: rows}: the app's own rows past the record tier that
+  no trace holds (metrics' rollups); counted, not removed, when dry_run.
 
 Registering the same thing twice is a no-op (ready() can run twice in tests).
 """
@@ -57,6 +61,11 @@ trace_list_filters: list[TraceListFilter] = []
 sync_evaluators: list[Callable[[list[int]], list[dict]]] = []
 demo_project_hooks: list[Callable[[Any], None]] = []
 project_created_hooks: list[Callable[[Any], None]] = []
+# (project, trace_pk) -> bool: the trace is in one of the project's review queues (annotations), so a reviewer
+# who may not browse the explorer may still open it (traces.access.trace_visible).
+review_trace_hooks: list[Callable[[Any, int], bool]] = []
+retention_keep_hooks: list[Callable[[Any, list[int]], set[int]]] = []
+retention_purge_hooks: list[Callable[..., dict[str, int]]] = []
 
 
 def span_decorator_register(decorator: SpanDecorator, *, order: int = 100) -> None:
@@ -90,6 +99,14 @@ def demo_project_hook_register(hook: Callable[[Any], None]) -> None:
 
 def project_created_hook_register(hook: Callable[[Any], None]) -> None:
     _register(project_created_hooks, hook)
+
+
+def retention_keep_register(hook: Callable[[Any, list[int]], set[int]]) -> None:
+    _register(retention_keep_hooks, hook)
+
+
+def retention_purge_register(hook: Callable[..., dict[str, int]]) -> None:
+    _register(retention_purge_hooks, hook)
 
 
 # --- What traces calls ---
@@ -127,3 +144,28 @@ def demo_project_created(project) -> None:
 def project_created(project) -> None:
     for hook in project_created_hooks:
         hook(project)
+
+
+def retention_flagged(project, trace_pks: list[int]) -> set[int]:
+    """The traces among these that some app flagged (kept to the flagged tier)."""
+    flagged: set[int] = set()
+    for hook in retention_keep_hooks:
+        if trace_pks:
+            flagged |= set(hook(project, trace_pks))
+    return flagged
+
+
+def retention_purge(project, cutoff, *, dry_run: bool = False) -> dict[str, int]:
+    removed: dict[str, int] = {}
+    for hook in retention_purge_hooks:
+        for what, rows in hook(project, cutoff, dry_run=dry_run).items():
+            removed[what] = removed.get(what, 0) + rows
+    return removed
+
+
+def review_trace_hook_register(hook: Callable[[Any, int], bool]) -> None:
+    _register(review_trace_hooks, hook)
+
+
+def trace_in_review(project, trace_pk: int) -> bool:
+    return any(hook(project, trace_pk) for hook in review_trace_hooks)

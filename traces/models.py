@@ -15,6 +15,8 @@ class Project(models.Model):
     price_overrides = models.JSONField(default=dict, blank=True)
     # Answered to the Peekr SDK's GET /v1/compliance: {"packs": [...], "rules": [...]}.
     compliance = models.JSONField(default=dict, blank=True)
+    # Off (the default): a reviewer sees traces only through the review queues (traces.access).
+    reviewers_see_explorer = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.name
@@ -41,6 +43,12 @@ class Membership(models.Model):
         return self.role in (Role.OWNER, Role.ADMIN)
 
 
+class KeyScope(models.TextChoices):
+    INGEST = "ingest"
+    READ = "read"
+    ADMIN = "admin"
+
+
 PUBLIC_PREFIX = "pk-lf-"  # what the Langfuse SDKs and their users expect a public key to look like
 
 
@@ -58,6 +66,9 @@ class ApiKey(models.Model):
     public_key = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What the key may do (traces.access.KEY_SCOPES); new keys only send data.
+    scope = models.CharField(max_length=8, choices=KeyScope.choices, default=KeyScope.INGEST)
+    last_used_at = models.DateTimeField(null=True, blank=True)  # written at most once a minute
 
     @staticmethod
     def hash(raw: str) -> str:
@@ -107,6 +118,10 @@ class Trace(models.Model):
     input_preview = models.CharField(max_length=300, blank=True)
     output_preview = models.CharField(max_length=300, blank=True)
     is_internal = models.BooleanField(default=False)  # every span is Peekr's own (judge calls)
+    # "shadow": a candidate's answer to a copy of a real request (peekr.traffic=shadow or deployment.environment
+    # "shadow" on any span): evaluated, never routed to review, rolled up apart from what users see.
+    traffic = models.CharField(max_length=10, default="production")  # production | shadow
+    request_key = models.CharField(max_length=200, blank=True)  # peekr.request_key: pairs shadow and production
     last_span_at = models.DateTimeField(default=timezone.now)
     end_marker = models.BooleanField(default=False)  # a span said the trace is over: no quiet period to wait
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -115,6 +130,9 @@ class Trace(models.Model):
     stages_done = models.SmallIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
     pipeline_attempts = models.SmallIntegerField(default=0)  # sweeps that had to re-run it
+    # Retention (traces.retention_run): when its span content was removed; the trace page then shows its
+    # structure, timings, scores and findings with "content expired on ...".
+    content_expired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="trace_unique")]
@@ -123,6 +141,9 @@ class Trace(models.Model):
             models.Index(fields=["project", "session_id", "start_time"], name="trace_session"),
             models.Index(fields=["project", "user_id", "-start_time"], name="trace_user"),
             models.Index(fields=["completed_at", "last_span_at"], name="trace_settle"),
+            models.Index(
+                fields=["project", "request_key"], name="trace_request_key", condition=~models.Q(request_key="")
+            ),
             # Only completed traces a stage has not processed yet: small however many traces there are.
             models.Index(
                 fields=["completed_at"],
@@ -136,7 +157,7 @@ class Trace(models.Model):
 
 
 class Span(models.Model):
-    # Neither foreign key gets an index of its own: span_unique (project, span_id) and span_trace (trace,
+    # Neither foreign key gets an index of its own: span_unique (project, span_id, start_time) and span_trace (trace,
     # start_time) lead with them. Every index is written for every span ingested.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans", db_index=False)
@@ -172,6 +193,8 @@ class Span(models.Model):
     model_version = models.CharField(max_length=200, blank=True)
     prompt_version = models.CharField(max_length=100, blank=True)
     is_internal = models.BooleanField(default=False)
+    traffic = models.CharField(max_length=10, blank=True)  # "shadow" or "" (see Trace.traffic)
+    request_key = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=8, default="otlp")  # otlp | peekr
     conventions = models.JSONField(default=list, blank=True)
     sdk_scores = models.JSONField(default=list, blank=True)
@@ -182,12 +205,17 @@ class Span(models.Model):
     resource = models.JSONField(default=dict, blank=True)
     scope = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # What redaction at ingest replaced in this span, by kind ({"email": 2}); traces.privacy.
+    redactions = models.JSONField(default=dict, blank=True)
     # Set by the PostgreSQL upsert when a re-sent span id arrives under another trace: the trace it left, so that
     # trace's aggregates are recomputed too (returned by the same statement; NULL otherwise).
     moved_from = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "span_id"], name="span_unique")]
+        # start_time is in the key because on PostgreSQL the table is partitioned by it (migration 0013), and a
+        # unique key there must hold the partition key. A span id re-sent with another start time is made one row
+        # again (traces.services._span_copies_merge).
+        constraints = [models.UniqueConstraint(fields=["project", "span_id", "start_time"], name="span_unique")]
         indexes = [
             models.Index(fields=["trace", "start_time"], name="span_trace"),
             models.Index(fields=["project", "model"], name="span_model"),
@@ -195,6 +223,37 @@ class Span(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def content_expired_at(self):
+        """When retention removed this span's content (traces.retention_run sets the marker), else None."""
+        from datetime import datetime
+
+        value = (self.attributes or {}).get("peekr.content_expired_at")
+        try:
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+
+
+class PrivacySettings(models.Model):
+    """What ingest redacts in a project's spans before storing them (traces.redact, traces.privacy). Created with
+    the project (project_create) and, for projects older than it, by migration: the safe defaults, on for all."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="privacy")
+    # {kind: "keep" | "mask" | "tokenise"} for the kinds of traces.pii; a missing kind takes its default.
+    actions = models.JSONField(default=dict, blank=True)
+    custom_patterns = models.JSONField(default=list, blank=True)  # [{"name", "pattern", "action"}]
+    drop_keys = models.JSONField(default=list, blank=True)  # attribute keys removed wherever they occur
+    hash_user_id = models.BooleanField(default=True)
+    hash_session_id = models.BooleanField(default=False)
+    # The HMAC key of tokens and id hashes, Fernet-encrypted (traces.secrets): a database dump alone cannot
+    # recompute a token from a guessed address. Never shown, never changed (tokens must stay stable).
+    secret = models.TextField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"privacy of {self.project_id}"
 
 
 class LogEvent(models.Model):
@@ -269,3 +328,100 @@ class MetricTally(models.Model):
     dropped_points = models.BigIntegerField(default=0)
     dropped_names = models.JSONField(default=list, blank=True)  # up to 20, most recent first
     updated_at = models.DateTimeField(default=timezone.now)
+
+
+class PersonalToken(models.Model):
+    """A person's API token: it acts as its user, with the user's role in the project asked about."""
+
+    PREFIX = "pt_"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    display = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Invitation(models.Model):
+    """A link that makes whoever opens it (logged in, or signing up through it) a member with this role."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ENGINEER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def is_open(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+class AuditEvent(models.Model):
+    """Who did what in a project: viewed raw content, changed privacy, retention, roles, keys, rules, monitors.
+    Written by traces.audit.audit_record; the actor's label is copied so the row outlives the user or key."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audit_events", db_index=False)
+    at = models.DateTimeField(default=timezone.now)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True)  # "alice", "alice (token laptop)", "key pk_abc..."
+    action = models.CharField(max_length=64)  # "trace.view", "privacy.update", "member.role", ...
+    target = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "-id"], name="audit_list"),
+            models.Index(fields=["project", "action", "-at"], name="audit_action"),
+        ]
+
+
+class RetentionPolicy(models.Model):
+    """How long a project keeps what (traces.retention): span content, flagged traces whole, then the rest.
+    A project without a row keeps the defaults (30 / 90 / 365 days)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="retention")
+    content_days = models.PositiveSmallIntegerField(default=30)  # inputs, outputs, messages, attributes...
+    flagged_days = models.PositiveSmallIntegerField(default=90)  # content of flagged traces
+    record_days = models.PositiveSmallIntegerField(default=365)  # traces, spans' structure, scores, findings, rollups
+    # How far each pass has been applied, {"content" | "flagged" | "class:short" ...: ISO time}: the next run
+    # starts there, less a day for late spans (traces.retention_run).
+    progress = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"retention of {self.project_id}"
+
+
+class RetentionRun(models.Model):
+    """One run of the retention job (manage.py peekr_retention, beat): what it removed, or would have."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dry_run = models.BooleanField(default=False)
+    now = models.DateTimeField()  # the clock the cutoffs were computed from
+    status = models.CharField(max_length=8, default="running")  # running | done | failed
+    # [{"project": id, "step": "content", "what": "...", "rows": n}, {"step": "partition", "what": name, ...}]
+    removed = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-started_at"], name="retentionrun_recent")]

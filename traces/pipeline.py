@@ -48,6 +48,9 @@ class Stage:
     order: int  # stages run in this order
     handler: Callable[[list[int]], object]
     label: str = ""  # for people: "Evaluations"
+    # Skipped for shadow traffic (Trace.traffic "shadow": a candidate's answers nobody saw): review routing and
+    # user signals are about what users experienced. The bit is still set, so later stages run.
+    production_only: bool = False
 
 
 STAGES: list[Stage] = []
@@ -78,10 +81,11 @@ def pipeline_run(*, trace_pks: list[int]) -> dict[str, int]:
     row versions per trace to vacuum. A worker killed before that write leaves the batch to the sweep, whose
     re-run changes nothing (every stage is idempotent)."""
     rows = Trace.objects.filter(pk__in=trace_pks, completed_at__isnull=False).values_list(
-        "pk", "stages_done", "is_internal"
+        "pk", "stages_done", "is_internal", "traffic"
     )
-    done = {pk: bits for pk, bits, internal in rows if not internal}
-    _skip_internal([pk for pk, _, internal in rows if internal])
+    done = {pk: bits for pk, bits, internal, _ in rows if not internal}
+    shadow = {pk for pk, _, internal, traffic in rows if not internal and traffic == "shadow"}
+    _skip_internal([pk for pk, _, internal, _ in rows if internal])
     ran: dict[str, int] = {}
     gained: dict[int, int] = dict.fromkeys(done, 0)
     before = 0
@@ -90,6 +94,13 @@ def pipeline_run(*, trace_pks: list[int]) -> dict[str, int]:
         before |= stage.bit
         if not todo:
             continue
+        if stage.production_only and shadow:
+            for pk in (pk for pk in todo if pk in shadow):
+                done[pk] |= stage.bit
+                gained[pk] |= stage.bit
+            todo = [pk for pk in todo if pk not in shadow]
+            if not todo:
+                continue
         for pk in _run_stage(stage, todo):
             done[pk] |= stage.bit
             gained[pk] |= stage.bit

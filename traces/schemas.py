@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class TraceOut(Schema):
@@ -63,6 +63,7 @@ class SpanOut(Schema):
     prompt_version: str
     is_internal: bool
     sdk_scores: list[Any]
+    redactions: dict[str, int] = Field(default_factory=dict, description="what ingest redacted, by kind")
     scores: list[Any]  # Peekr's scores (evaluator, value, passed, status, details, ...) then the SDK's own
     attributes: dict[str, Any]
 

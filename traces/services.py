@@ -18,10 +18,11 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from traces import extensions
-from traces.models import ApiKey, LogEvent, Membership, Project, Role, Span, Trace
+from traces import extensions, privacy
+from traces.models import ApiKey, KeyScope, LogEvent, Membership, Project, Role, Span, Trace
 from traces.normalize import apply_log_events, normalize
 from traces.normalize.types import NormalizedSpan, RawSpan
+from traces.redact import Redactor, redact_span
 from traces.sanitize import column_float, column_int
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ def _span_values(project: Project, raw: RawSpan, norm: NormalizedSpan) -> dict:
         model_version=_text(norm.model_version, 200),
         prompt_version=_text(norm.prompt_version, 100),
         is_internal=norm.is_internal,
+        traffic=norm.traffic,
+        request_key=_text(norm.request_key, 200),
         source=raw.source,
         conventions=norm.conventions,
         sdk_scores=norm.sdk_scores,
@@ -141,7 +144,9 @@ def _span_values(project: Project, raw: RawSpan, norm: NormalizedSpan) -> dict:
 
 
 def spans_upsert(project: Project, rows: list[dict]) -> list[int]:
-    """Insert or update span rows on (project, span_id); rows are sorted by span id (lock order). Returns the
+    """Insert or update span rows on (project, span_id, start_time); rows are sorted by span id (lock order). A
+    stored span re-sent with another start time stays one row (SQLite: _traces_left_behind moves it first;
+    PostgreSQL: traces_refresh merges the two rows, see _span_copies_merge). Returns the
     traces that re-sent span ids moved out of (a span id sent again under another trace id).
 
     On PostgreSQL through pg_copy_upsert (COPY, then one INSERT ... ON CONFLICT): the ORM's bulk upsert took
@@ -156,7 +161,7 @@ def spans_upsert(project: Project, rows: list[dict]) -> list[int]:
             [Span(**{k: _clean(v) if k in JSON_FIELDS else v for k, v in r.items()}) for r in rows],
             batch_size=500,
             update_conflicts=True,
-            unique_fields=["project", "span_id"],
+            unique_fields=["project", "span_id", "start_time"],
             update_fields=SPAN_UPDATE_FIELDS,
         )
         return left
@@ -165,7 +170,7 @@ def spans_upsert(project: Project, rows: list[dict]) -> list[int]:
         Span,
         rows,
         temp_table="_span_in",
-        conflict=("project_id", "span_id"),
+        conflict=("project_id", "span_id", "start_time"),
         update=SPAN_UPDATE_FIELDS,
         order_by="span_id",
         extra_set=f'"moved_from" = CASE WHEN {table}."trace_id" <> EXCLUDED."trace_id" THEN {table}."trace_id" END',
@@ -268,6 +273,8 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
 
     prices = project.price_overrides or None
     normalized = [normalize(raw, prices=prices) for raw in raws]
+    # Personal data is redacted before anything is written (traces.redact); the settings row is read once a batch.
+    policy = privacy.policy_for(project, enabled=settings.PEEKR_REDACT_AT_INGEST)
 
     now = timezone.now()
     first_start: dict[str, int] = {}
@@ -309,8 +316,13 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
                 Trace.objects.filter(project=project, trace_id__in=list(first_start)).values_list("trace_id", "id")
             )
         span_rows = []
+        shared: dict = {}
         for raw, norm in zip(raws, normalized, strict=True):
+            redactions: dict[str, int] = {}
+            if policy.active:
+                raw, norm, redactions = redact_span(policy, raw, norm, shared)
             values = _span_values(project, raw, norm)
+            values["redactions"] = redactions
             values["trace_id"] = pk_by_tid[raw.trace_id]
             span_rows.append(values)
         left = spans_upsert(project, span_rows)
@@ -331,23 +343,23 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
 
 def _traces_left_behind(project: Project, span_rows: list[dict]) -> list[int]:
     """The traces that spans of this batch are moving out of (a span id re-sent under another trace id), looked up
-    before the upsert (SQLite; on PostgreSQL the upsert returns them itself).
+    before the upsert (SQLite; on PostgreSQL the upsert returns them itself). A stored span re-sent with another
+    start time takes it here, so the upsert finds its row.
 
     The move is accepted, not rejected: a client fixing a wrong trace id re-sends the span, and the later copy
     wins as on every re-send. The old trace's aggregates are then refreshed too, so none stays stale; its row
     stays (with empty aggregates if nothing is left), as do the scores and reviews attached to it.
     """
     new_trace = {r["span_id"]: r["trace_id"] for r in span_rows}
-    old = sorted(
-        {
-            trace_pk
-            for span_id, trace_pk in Span.objects.filter(project=project, span_id__in=list(new_trace)).values_list(
-                "span_id", "trace_id"
-            )
-            if trace_pk != new_trace[span_id]
-        }
-    )
-    return old
+    new_start = {r["span_id"]: r["start_time"] for r in span_rows}
+    old = set()
+    stored = Span.objects.filter(project=project, span_id__in=list(new_trace))
+    for pk, span_id, trace_pk, start in stored.values_list("pk", "span_id", "trace_id", "start_time"):
+        if trace_pk != new_trace[span_id]:
+            old.add(trace_pk)
+        if start != new_start[span_id]:  # re-sent with another start time: its row takes it
+            Span.objects.filter(pk=pk).update(start_time=new_start[span_id])
+    return sorted(old)
 
 
 def _pending_log_events(project: Project, span_ids: list[str]) -> dict[str, list]:
@@ -374,10 +386,14 @@ def _pending_log_events(project: Project, span_ids: list[str]) -> dict[str, list
 def log_events_ingest(*, project: Project, events: list) -> int:
     """Store GenAI message log records and merge them into spans already stored (the others on arrival)."""
     rows = []
+    policy = privacy.policy_for(project, enabled=settings.PEEKR_REDACT_AT_INGEST)
     for ev in events:
         if not ev.span_id:
             continue
         attributes, body = _clean(ev.attributes), _clean(ev.body)
+        if policy.active:  # message bodies are merged into spans: redacted before they are stored at all
+            redactor = Redactor(policy)
+            attributes, body = redactor.value(attributes), redactor.value(body)
         digest = hashlib.sha1(
             json.dumps([ev.span_id, ev.event_name, ev.time_ns, attributes, body], sort_keys=True, default=str).encode()
         ).hexdigest()
@@ -434,6 +450,8 @@ TRACE_AGGREGATE_FIELDS = [
     "service_name",
     "release",
     "is_internal",
+    "traffic",
+    "request_key",
     "models_used",
     "name",
     "root_span_id",
@@ -461,6 +479,7 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
             start=Min("start_time"),
             end=Max("end_time"),
             n=Count("id"),
+            span_ids=Count("span_id", distinct=True),
             errors=Count("id", filter=Q(status="error")),
             app_spans=Count("id", filter=Q(is_internal=False)),
             in_tok=Sum("input_tokens", filter=Q(kind__in=TOKEN_KINDS)),
@@ -471,6 +490,8 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
             user=Max("user_id"),
             service=Max("service_name"),
             release=Max("release"),
+            traffic=Max("traffic"),  # "shadow" > "": one shadow span makes the trace shadow
+            request_key=Max("request_key"),
         )
         .order_by()
     )
@@ -488,6 +509,10 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
     ):
         roots.setdefault(row["trace_id"], row)
     rows = list(aggregates)
+    copied = [agg["trace_id"] for agg in rows if agg["span_ids"] != agg["n"]]
+    if copied:  # a span re-sent with another start time: one row again, then count afresh
+        _span_copies_merge(trace_pks=copied)
+        return traces_refresh(trace_pks=trace_pks)
     rootless = [a["trace_id"] for a in rows if a["trace_id"] not in roots]
     if rootless:  # the root has not arrived (or its parent is in another service): the earliest span stands in
         for row in Span.objects.filter(trace_id__in=rootless).order_by("start_time").values("trace_id", "name"):
@@ -517,6 +542,8 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
                 agg["service"] or "",
                 agg["release"] or "",
                 agg["app_spans"] == 0,
+                "shadow" if agg["traffic"] == "shadow" else "production",
+                agg["request_key"] or "",
                 " ".join(sorted(models_by_trace.get(agg["trace_id"], ())))[:500],
                 root["name"],
                 root["span_id"],
@@ -535,6 +562,32 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
     emptied = set(trace_pks) - {agg["trace_id"] for agg in rows}
     if emptied:  # every span moved to another trace: nothing left to count (start_time keeps its value)
         Trace.objects.filter(pk__in=emptied).update(**EMPTY_AGGREGATES)
+
+
+def _span_copies_merge(*, trace_pks: list[int]) -> None:
+    """One row per span id again in these traces, after a span was re-sent with another start time.
+
+    start_time is in the upsert's key (the partition key on PostgreSQL), so such a re-send is inserted as a second
+    row. Looking for the stored row before the upsert would mean a look-up by span id across partitions on every
+    batch (once planned on span_model when statistics lagged: seconds a batch); traces_refresh instead notices a
+    trace with more rows than span ids for free, and this merges them: the first row keeps its id (scores and
+    review items point at it) and takes the latest copy's values, start time included (PostgreSQL moves it to
+    its partition); the other copies go. A span re-sent under another trace id and with another start time is
+    not noticed and stays twice (each trace shows its copy).
+    """
+    rows = Span.objects.filter(trace_id__in=trace_pks).values("id", "span_id", "start_time").order_by("id")
+    copies: dict[str, list[dict]] = {}
+    for row in rows:
+        copies.setdefault(row["span_id"], []).append(row)
+    fields = [Span._meta.get_field(f).attname for f in SPAN_UPDATE_FIELDS]
+    for found in copies.values():
+        if len(found) < 2:
+            continue
+        keep, latest = found[0], found[-1]
+        values = Span.objects.filter(pk=latest["id"], start_time=latest["start_time"]).values(*fields).get()
+        for extra in found[1:]:  # no score or review item points at a copy yet: nothing to cascade to
+            Span.objects.filter(pk=extra["id"], start_time=extra["start_time"])._raw_delete(connection.alias)
+        Span.objects.filter(pk=keep["id"], start_time=keep["start_time"]).update(**values)
 
 
 def _enqueue_settle(trace_pks: list[int], countdown: float | None = None) -> None:
@@ -599,21 +652,28 @@ def traces_due_for_settling(*, now: datetime | None = None, limit: int = 1000) -
     return list(due.order_by("last_span_at").values_list("pk", flat=True)[:limit])
 
 
-def project_create(*, name: str, owner=None) -> tuple[Project, str]:
-    """Create a project and its first key; the raw key is returned once and never stored."""
+def project_create(*, name: str, owner=None, key_scope: str = KeyScope.INGEST) -> tuple[Project, str]:
+    """Create a project and its first key (ingest-only unless asked); the raw key is returned once and never
+    stored."""
     with transaction.atomic():
         project = Project.objects.create(name=name)
-        _, raw = api_key_create(project=project, name="default")
+        _, raw = api_key_create(project=project, name="default", scope=key_scope)
+        privacy.privacy_settings_create(project=project)
         if owner is not None:
             Membership.objects.create(project=project, user=owner, role=Role.OWNER)
         extensions.project_created(project)
     return project, raw
 
 
-def api_key_create(*, project: Project, name: str = "default") -> tuple[ApiKey, str]:
+def api_key_create(*, project: Project, name: str = "default", scope: str = KeyScope.INGEST) -> tuple[ApiKey, str]:
     raw = ApiKey.generate()
     key = ApiKey.objects.create(
-        project=project, name=name, key_hash=ApiKey.hash(raw), display=raw[:10], public_key=ApiKey.generate_public()
+        project=project,
+        name=name,
+        key_hash=ApiKey.hash(raw),
+        display=raw[:10],
+        public_key=ApiKey.generate_public(),
+        scope=scope,
     )
     return key, raw
 

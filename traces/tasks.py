@@ -46,3 +46,22 @@ def pipeline_sample() -> int:
     from traces.pipeline_state import pipeline_sample_record
 
     return pipeline_sample_record()
+
+
+@shared_task(name="traces.retention", soft_time_limit=6 * 3600, time_limit=6 * 3600 + 600)
+def retention() -> int | None:
+    """Daily (beat): span partitions ahead, then every project's retention (traces.retention_run). Skipped while
+    another run is at work (a run killed mid-way is resumed by the next: every batch commits on its own)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from traces.models import RetentionRun
+    from traces.retention_run import retention_run
+
+    busy = RetentionRun.objects.filter(
+        status="running", dry_run=False, started_at__gte=timezone.now() - timedelta(hours=6)
+    )
+    if busy.exists():
+        return None
+    return retention_run().pk

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from traces import views
+from traces import access_views, privacy_views, retention_views, views
 
 app_name = "traces"
 
@@ -16,4 +16,24 @@ urlpatterns = [
     path("p/<int:project_id>/sessions/<path:session_id>", views.session_detail, name="session_detail"),
     path("p/<int:project_id>/settings/keys", views.keys, name="keys"),
     path("p/<int:project_id>/settings/keys/<int:key_id>/revoke", views.key_revoke, name="key_revoke"),
+    # Access: members, invitations, the project's access setting, the audit log, personal tokens, new projects
+    path("p/<int:project_id>/settings/members", access_views.members, name="members"),
+    path("p/<int:project_id>/settings/members/invite", access_views.invite, name="invite"),
+    path("p/<int:project_id>/settings/members/<int:member_id>/role", access_views.member_role, name="member_role"),
+    path(
+        "p/<int:project_id>/settings/members/<int:member_id>/remove", access_views.member_delete, name="member_remove"
+    ),
+    path(
+        "p/<int:project_id>/settings/invitations/<int:invitation_id>/revoke",
+        access_views.invite_revoke,
+        name="invite_revoke",
+    ),
+    path("p/<int:project_id>/settings/access", access_views.access_settings, name="access_settings"),
+    path("p/<int:project_id>/settings/audit", access_views.audit, name="audit"),
+    path("p/<int:project_id>/settings/retention", retention_views.retention_settings, name="retention"),
+    path("p/<int:project_id>/settings/privacy", privacy_views.privacy_settings, name="privacy"),
+    path("invite/<str:token>", access_views.invitation, name="invitation"),
+    path("projects/new", access_views.project_new, name="project_new"),
+    path("settings/tokens", access_views.tokens, name="tokens"),
+    path("settings/tokens/<int:token_id>/revoke", access_views.token_delete, name="token_revoke"),
 ]

@@ -1,7 +1,8 @@
 """The trace explorer's HTML pages: trace list, trace page (waterfall + span detail), sessions, API keys.
 
-Every view checks membership itself (a partial can be requested on its own) and answers 404, never 403,
-for a project the user is not in, so project ids cannot be probed. htmx requests get the page's partial.
+Every view declares what it needs (traces.access.requires: a partial can be requested on its own) and answers
+404, never 403, for a project the user is not in or may not do that in, so project ids cannot be probed. htmx
+requests get the page's partial. Opening a trace's content writes one audit row (traces.audit).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
 from traces import extensions, selectors
-from traces.models import Membership
+from traces.access import Action, membership_for, requires, role_can, trace_visible
+from traces.audit import SPAN_VIEW, TRACE_VIEW, audit_request
+from traces.models import KeyScope, Membership
 from traces.services import api_key_create, api_key_revoke
 from traces.waterfall import layout
 
@@ -36,13 +39,6 @@ RANGES = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
 }
-
-
-def _membership(request: HttpRequest, project_id: int) -> Membership:
-    membership = selectors.membership_get(user=request.user, project_id=project_id)
-    if membership is None:
-        raise Http404("No such project")
-    return membership
 
 
 def _page(request: HttpRequest, template: str, context: dict, membership: Membership | None = None) -> HttpResponse:
@@ -64,14 +60,17 @@ def _wants_partial(request: HttpRequest) -> bool:
 def home(request: HttpRequest) -> HttpResponse:
     project = selectors.user_projects(user=request.user).first()
     if project is not None:
-        return redirect("traces:trace_list", project_id=project.pk)
+        return redirect("traces:project_home", project_id=project.pk)
     return render(request, "traces/home.html", {"nav_projects": []})
 
 
 @login_required
 @require_GET
+@requires(Action.MEMBER)
 def project_home(request: HttpRequest, project_id: int) -> HttpResponse:
-    _membership(request, project_id)
+    membership = membership_for(request, project_id)
+    if not role_can(membership.role, Action.VIEW_TRACES, membership.project):
+        return redirect("annotations:queue_list", project_id=project_id)  # a reviewer's way in is the queues
     return redirect("traces:trace_list", project_id=project_id)
 
 
@@ -164,8 +163,9 @@ class TraceFilterForm(forms.Form):
 @login_required
 @require_GET
 @vary_on_headers("HX-Request", "HX-Target")
+@requires(Action.VIEW_TRACES)
 def trace_list(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     project = membership.project
     form = TraceFilterForm(request.GET)
     filters = form.to_filters(timezone.now())
@@ -232,14 +232,17 @@ def _badges(trace, rows) -> dict:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_RAW)
 def trace_detail(request: HttpRequest, project_id: int, trace_id: str) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     project = membership.project
     trace = selectors.trace_get(project=project, trace_id=trace_id)
-    if trace is None:
+    if trace is None or not trace_visible(membership, trace):
         raise Http404("No such trace")
     waterfall = layout(selectors.waterfall_spans(trace=trace))
     span = _selected_span(request, project, trace, waterfall.rows)
+    audit_request(request, project=project, action=TRACE_VIEW, target=trace.trace_id,
+                  details={"span": span.span_id} if span else None)  # fmt: skip
     shown = _rows_shown(request)
     rows = waterfall.rows[:shown]
     context = {
@@ -258,12 +261,13 @@ def trace_detail(request: HttpRequest, project_id: int, trace_id: str) -> HttpRe
 
 @login_required
 @require_GET
+@requires(Action.VIEW_RAW)
 def waterfall_rows(request: HttpRequest, project_id: int, trace_id: str) -> HttpResponse:
     """The next WATERFALL_ROWS rows of a big trace, appended in place of the "show next" button."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     project = membership.project
     trace = selectors.trace_get(project=project, trace_id=trace_id)
-    if trace is None:
+    if trace is None or not trace_visible(membership, trace):
         raise Http404("No such trace")
     try:
         offset = max(int(request.GET.get("offset", WATERFALL_ROWS)), 0)
@@ -287,15 +291,18 @@ def waterfall_rows(request: HttpRequest, project_id: int, trace_id: str) -> Http
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
+@requires(Action.VIEW_RAW)
 def span_detail(request: HttpRequest, project_id: int, trace_id: str, span_id: str) -> HttpResponse:
     """A span's detail panel for htmx; without htmx, the trace page with this span open."""
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     span = selectors.span_get(project=membership.project, span_id=span_id)
-    if span is None or span.trace.trace_id != trace_id.lower():
+    if span is None or span.trace.trace_id != trace_id.lower() or not trace_visible(membership, span.trace):
         raise Http404("No such span")
     page_url = reverse("traces:trace_detail", args=[project_id, span.trace.trace_id]) + f"?span={span.span_id}"
     if not _wants_partial(request):
         return redirect(page_url)
+    audit_request(request, project=membership.project, action=SPAN_VIEW, target=span.trace.trace_id,
+                  details={"span": span.span_id})  # fmt: skip
     response = _page(request, "traces/trace_detail.html#span_detail", {"span": span}, membership)
     return push_url(response, page_url)
 
@@ -305,8 +312,9 @@ def span_detail(request: HttpRequest, project_id: int, trace_id: str, span_id: s
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def session_list(request: HttpRequest, project_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     before = None
     if request.GET.get("before"):
         try:
@@ -331,8 +339,9 @@ def session_list(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@requires(Action.VIEW_TRACES)
 def session_detail(request: HttpRequest, project_id: int, session_id: str) -> HttpResponse:
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     traces = selectors.session_traces(project=membership.project, session_id=session_id)
     if not traces:
         raise Http404("No such session")
@@ -374,25 +383,36 @@ def _new_key_pop(request: HttpRequest, project_pk: int) -> tuple[str, str]:
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. production"}))
+    scope = forms.ChoiceField(
+        choices=[
+            (KeyScope.INGEST, "ingest: send traces only"),
+            (KeyScope.READ, "read: send nothing, read traces"),
+            (KeyScope.ADMIN, "admin: everything a key can do"),
+        ],
+        initial=KeyScope.INGEST,
+        required=False,  # ingest when not given
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@requires(Action.VIEW_TRACES, post=Action.MANAGE_KEYS)
 def keys(request: HttpRequest, project_id: int) -> HttpResponse:
     """List the project's keys; POST creates one and redirects (a reload must not make a second key).
 
     The new key rides in the session (server-side, for at most NEW_KEY_SECONDS) to the next GET of this
     project's keys page, which pops it: shown once; only its hash is kept after that.
     """
-    membership = _membership(request, project_id)
+    membership = membership_for(request, project_id)
     project = membership.project
     form = ApiKeyForm()
     if request.method == "POST":
-        if not membership.can_manage:
-            raise Http404("No such page")
         form = ApiKeyForm(request.POST)
         if form.is_valid():
-            key, raw_key = api_key_create(project=project, name=form.cleaned_data["name"])
+            data = form.cleaned_data
+            key, raw_key = api_key_create(project=project, name=data["name"], scope=data["scope"] or KeyScope.INGEST)
+            audit_request(request, project=project, action="key.create", target=key.name,
+                          details={"scope": key.scope, "display": key.display})  # fmt: skip
             request.session[NEW_KEY_SESSION] = {
                 "project": project.pk,
                 "key": raw_key,
@@ -403,6 +423,7 @@ def keys(request: HttpRequest, project_id: int) -> HttpResponse:
     new_key, new_public_key = _new_key_pop(request, project.pk) if request.method == "GET" else ("", "")
     context = {
         "keys": selectors.api_keys_list(project=project),
+        "can_manage_keys": role_can(membership.role, Action.MANAGE_KEYS),
         "form": form,
         "new_key": new_key,
         "new_public_key": new_public_key,
@@ -417,13 +438,14 @@ def keys(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@requires(Action.MANAGE_KEYS)
 def key_revoke(request: HttpRequest, project_id: int, key_id: int) -> HttpResponse:
-    membership = _membership(request, project_id)
-    if not membership.can_manage:
-        raise Http404("No such page")
+    membership = membership_for(request, project_id)
     key = selectors.api_key_get(project=membership.project, key_id=key_id)
     if key is None:
         raise Http404("No such key")
     api_key_revoke(key=key)
+    audit_request(request, project=membership.project, action="key.revoke", target=key.name,
+                  details={"display": key.display})  # fmt: skip
     messages.success(request, f"Key “{key.name}” ({key.display}…) revoked. Clients using it now get 401.")
     return redirect("traces:keys", project_id=project_id)

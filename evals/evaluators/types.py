@@ -48,6 +48,8 @@ class EvalConfig:
     expected_tools: list[str] = field(default_factory=list)  # from a golden case, when there is one
     rubric: dict[str, Any] | None = None  # {"criteria": str, "scale": {"min": 1, "max": 5}, "pass_threshold": 4}
     threshold: float = 0.5  # judges: a score at or above passes
+    # The project's privacy custom patterns ({"name", "pattern", "action"}): the PII rule flags what they match.
+    custom_patterns: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -118,7 +118,7 @@ def test_the_chart_draws_the_series_baseline_band_and_deploys(owner_client, proj
     ).content.decode()
     assert 'type="application/json"' in html and 'data-figure="figure-monitor-' in html
     figure = json.loads(re.search(r'type="application/json">(.*?)</script>', html).group(1))
-    assert [a["text"] for a in figure["layout"]["annotations"]] == ["2.4.1"]  # the deploy marker
+    assert [a["text"] for a in figure["layout"]["annotations"]] == ["deploy 2.4.1"]  # the deploy marker
     assert [s["type"] for s in figure["layout"]["shapes"]].count("rect") == 2  # the review and page bands
     assert len(figure["data"][0]["x"]) == 72
     assert "<script>" not in html  # CSP: nothing inline runs

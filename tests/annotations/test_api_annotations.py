@@ -1,5 +1,5 @@
-"""The review API. The key is project-level (it acts for the project); reviewing calls name the reviewer, who
-must be a member allowed to review. Another project's key gets 404 for everything of this project."""
+"""The review API. The key is project-level (it acts for the project); reviewing calls act as a person, through
+their personal token. Another project's key gets 404 for everything of this project."""
 
 import json
 
@@ -12,7 +12,7 @@ from annotations.models import Annotation, GoldenItem, QueueItem, RegressionResu
 from evals.evaluators.types import EvalResult
 from evals.services import score_record
 from tests.annotations.helpers import agent_trace, make_queue
-from tests.base import make_trace, make_user
+from tests.base import make_token, make_trace, make_user
 from traces.models import Membership, Role, Trace
 
 
@@ -49,6 +49,11 @@ def reviewer(project):
     user = make_user("rita")
     Membership.objects.create(project=project, user=user, role=Role.REVIEWER)
     return user
+
+
+@pytest.fixture
+def rita_api(client, reviewer):
+    return Api(client, make_token(reviewer))
 
 
 @pytest.fixture
@@ -105,42 +110,50 @@ def test_routing_rules(api, outsider_api, queue):
 
 
 @pytest.mark.django_db
-def test_a_reviewer_claims_annotates_releases_and_skips(api, outsider_api, project, queue, reviewer):
+def test_a_reviewer_claims_annotates_releases_and_skips(api, rita_api, client, outsider, project, queue, reviewer):
     services.queue_items_add(queue=queue, trace_pks=[t.pk for t in traces(project, 3)])
-    claim = api.post(f"/queues/{queue.pk}/claim", {"reviewer": "rita"})
+    claim = rita_api.post(f"/queues/{queue.pk}/claim")
     assert claim.status_code == 200 and claim.json()["claimed_by"] == "rita"
     item_id = claim.json()["id"]
-    bad = api.post(f"/queue-items/{item_id}/annotations", {"reviewer": "rita", "labels": ["nope"]})
+    bad = rita_api.post(f"/queue-items/{item_id}/annotations", {"labels": ["nope"]})
     assert bad.status_code == 400 and "unknown label" in bad.json()["detail"]
-    resp = api.post(f"/queue-items/{item_id}/annotations", {"reviewer": "rita", "labels": ["hallucination"],
-                    "values": {"correct": False}, "comment": "invented", "expected_output": "Paris"})  # fmt: skip
+    resp = rita_api.post(f"/queue-items/{item_id}/annotations", {"reviewer": "rita", "labels": ["hallucination"],
+                         "values": {"correct": False}, "comment": "invented", "expected_output": "Paris"})  # fmt: skip
     assert resp.status_code == 201
     assert (resp.json()["item_status"], resp.json()["reviews_done"]) == ("completed", 1)
     a = Annotation.objects.get(item_id=item_id)
     assert (a.reviewer, a.labels, a.values, a.expected_output) == (reviewer, ["hallucination"], {"correct": False},
                                                                     "Paris")  # fmt: skip
-    second = api.post(f"/queues/{queue.pk}/claim", {"reviewer": "rita"}).json()["id"]
-    assert api.post(f"/queue-items/{second}/release", {"reviewer": "rita"}).json()["claimed_by"] is None
-    assert api.post(f"/queue-items/{second}/skip", {"reviewer": "rita"}).json()["status"] == "skipped"
-    third = api.post(f"/queues/{queue.pk}/claim", {"reviewer": "rita"}).json()["id"]
+    second = rita_api.post(f"/queues/{queue.pk}/claim").json()["id"]
+    assert rita_api.post(f"/queue-items/{second}/release").json()["claimed_by"] is None
+    assert rita_api.post(f"/queue-items/{second}/skip").json()["status"] == "skipped"
+    third = rita_api.post(f"/queues/{queue.pk}/claim").json()["id"]
     services.annotation_submit(item=QueueItem.objects.get(pk=third), reviewer=reviewer)
-    assert api.post(f"/queues/{queue.pk}/claim", {"reviewer": "rita"}).status_code == 204
+    assert rita_api.post(f"/queues/{queue.pk}/claim").status_code == 204
     progress = api.get(f"/queues/{queue.pk}").json()
     assert (progress["completed"], progress["skipped"], progress["reviewers"][0]["reviews"]) == (2, 1, 2)
-    # Another project's key: the queue, its items and their reviews are not there.
-    assert outsider_api.post(f"/queues/{queue.pk}/claim", {"reviewer": "rita"}).status_code == 404
-    assert outsider_api.post(f"/queue-items/{item_id}/annotations", {"reviewer": "rita"}).status_code == 404
-    assert outsider_api.post(f"/queue-items/{second}/release", {"reviewer": "rita"}).status_code == 404
+    # Someone of another project, with their own token: the queue, its items and their reviews are not there.
+    make_project_for(outsider)
+    outsider_api = Api(client, make_token(outsider))
+    assert outsider_api.post(f"/queues/{queue.pk}/claim").status_code == 404
+    assert outsider_api.post(f"/queue-items/{item_id}/annotations").status_code == 404
+    assert outsider_api.post(f"/queue-items/{second}/release").status_code == 404
+
+
+def make_project_for(user):
+    from tests.base import make_project
+
+    return make_project("elsewhere", owner=user)
 
 
 @pytest.mark.django_db
-def test_only_members_who_may_review_can_claim(api, project, queue, outsider):
+def test_only_members_who_may_review_can_claim(api, client, project, queue, owner):
     viewer = make_user("vic")
     Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
     services.queue_items_add(queue=queue, trace_pks=[t.pk for t in traces(project, 1)])
-    assert api.post(f"/queues/{queue.pk}/claim", {"reviewer": "vic"}).status_code == 404
-    assert api.post(f"/queues/{queue.pk}/claim", {"reviewer": outsider.username}).status_code == 404
-    assert api.post(f"/queues/{queue.pk}/claim", {"reviewer": "owner"}).status_code == 200
+    assert Api(client, make_token(viewer)).post(f"/queues/{queue.pk}/claim").status_code == 403
+    assert api.post(f"/queues/{queue.pk}/claim", {"reviewer": "owner"}).status_code == 403  # a key is no person
+    assert Api(client, make_token(owner)).post(f"/queues/{queue.pk}/claim").status_code == 200
 
 
 @pytest.mark.django_db

@@ -101,7 +101,7 @@ def test_a_reviewer_works_through_three_items_with_the_keyboard_and_promotes_one
         page.fill("input[name=username]", "rita")
         page.fill("input[name=password]", "pw-for-tests-1")
         page.click("button[type=submit]")
-        page.wait_for_url(re.compile(rf"/p/{project.pk}/traces$"))
+        page.wait_for_url(re.compile(rf"/p/{project.pk}/review$"), wait_until="commit")  # a reviewer lands on review
 
         # The queue list: open the queue (a reviewer sees it, without the "New queue" form).
         page.goto(f"{live_server.url}/p/{project.pk}/review")

@@ -75,6 +75,12 @@ def test_a_good_candidate_passes_with_a_junit_file_of_passing_cases(golden, judg
 
 @pytest.mark.django_db
 def test_a_degraded_candidate_fails_with_exit_code_1_naming_the_failing_cases(golden, judge, tmp_path):
+    from evals.modes import rule_mode_set
+    from evals.services import rules_for_project
+
+    builtin = rules_for_project(project=golden.project)[0]  # the gate counts blocking evaluators only (evals.modes)
+    for name in ("json_valid", "pii"):
+        rule_mode_set(rule=builtin, mode="blocking", evaluator=name)
     with FakeOpenAI(answer=degraded) as candidate, pytest.raises(SystemExit) as exited:
         run(tmp_path, candidate.base_url, judge)
     assert exited.value.code == 1

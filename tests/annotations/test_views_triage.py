@@ -64,6 +64,10 @@ def test_a_reviewer_can_act_a_viewer_only_reads(client, project, week):
     Membership.objects.create(project=project, user=reviewer, role=Role.REVIEWER)
     Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
     client.force_login(reviewer)
+    # Triage lists any trace of the project: a reviewer sees it only where reviewers may browse (traces.access).
+    assert client.get(reverse("annotations:triage", args=[project.pk])).status_code == 404
+    project.reviewers_see_explorer = True
+    project.save()
     assert 'class="add-to-queue"' in client.get(reverse("annotations:triage", args=[project.pk])).content.decode()
     client.force_login(viewer)
     html = client.get(reverse("annotations:triage", args=[project.pk])).content.decode()

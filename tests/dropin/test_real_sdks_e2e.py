@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.base import user_token
 from tests.fake_openai import FakeOpenAI
 from traces.models import ApiKey, MetricPoint, Span, Trace
 
@@ -51,7 +52,7 @@ def test_the_langfuse_sdk_and_its_openai_drop_in(live_server, project, api_key):
         )
     trace = Trace.objects.get(project=project, trace_id=manual)
     assert trace.name == "support.answer"
-    assert (trace.session_id, trace.user_id, trace.release) == ("sess-lf", "user-lf", "1.4.0")
+    assert (trace.session_id, trace.user_id, trace.release) == ("sess-lf", user_token(project, "user-lf"), "1.4.0")
     llm = assert_llm_span(trace)
     assert llm.output_text == "Paris." and llm.name == "answer"
     assert llm.cost and llm.cost > 0

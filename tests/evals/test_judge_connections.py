@@ -169,7 +169,8 @@ def test_only_owners_and_admins_register_connections(client, project, role):
     client.force_login(member)
     page = f"/p/{project.pk}/evals/judges"
 
-    assert client.get(page).status_code == 200, "members see the connections"
+    # Members see the connections; a reviewer only where reviewers may browse beyond their queues.
+    assert client.get(page).status_code == (404 if role == Role.REVIEWER else 200)
     response = client.post(page, {"name": "mine", "base_url": "http://127.0.0.1:9/v1", "api_key": "k"})
     assert response.status_code == 404
     assert not JudgeConnection.objects.exists()

@@ -16,14 +16,14 @@ def judge_scores(trace, evaluator="faithfulness"):
 
 @pytest.mark.django_db
 def test_built_in_rules_score_every_span_and_are_written_back(client, project, api_key):
-    trace = rag_trace(project, answer="Mail me at jane.doe@example.com")
+    trace = rag_trace(project, answer="Call me at +1 415 555 0132")  # phones are kept at ingest by default
 
     services.trace_evaluate(trace_pk=trace.pk)
 
     llm = Span.objects.get(trace=trace, kind="llm")
     pii = Score.objects.get(span=llm, evaluator="pii")
     assert pii.passed is False and pii.status == "done" and pii.source == "rule"
-    assert "jane.doe@example.com" not in str(pii.details)  # masked
+    assert "555 0132" not in str(pii.details)  # masked
     assert {s["evaluator"] for s in llm.eval_scores} >= {"pii", "non_empty"}
     data = client.get(f"/api/v1/traces/{trace.trace_id}", HTTP_AUTHORIZATION=f"Bearer {api_key}").json()
     api_llm = next(s for s in data["spans"] if s["kind"] == "llm")

@@ -120,6 +120,8 @@ def test_read_only_members_see_the_list_without_buttons_and_cannot_retry(client,
     score = failed_score(project, rule)
     user = make_user()
     Membership.objects.create(project=project, user=user, role=role)
+    project.reviewers_see_explorer = True  # a reviewer reads these pages where the project lets reviewers browse
+    project.save()
     client.force_login(user)
     html = client.get(page_url(project)).content.decode()
     assert "judge unavailable after 4 attempt(s)" in html

@@ -340,6 +340,8 @@ def test_an_engineer_can_edit_rules(client, project):
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.REVIEWER])
 def test_read_only_members_see_no_buttons_and_get_404_on_every_change(client, project, role):
     rule = judge_rule(project)
+    project.reviewers_see_explorer = True  # a reviewer reads these pages where the project lets reviewers browse
+    project.save()
     client.force_login(member(project, role))
     html = client.get(list_url(project)).content.decode()
     assert "RAG faithfulness" in html

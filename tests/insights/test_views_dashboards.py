@@ -184,3 +184,17 @@ def test_plotly_js_is_the_bundle_of_the_installed_plotly_and_is_served_offline(c
     response = client.get("/static/js/plotly.min.js")
     assert response.status_code == 200
     assert b"".join(response.streaming_content)[:200].decode() == head
+
+
+def test_shadow_traffic_is_never_counted_in_the_dashboards(project, traffic):
+    """A candidate's answers to copies of real requests (peekr.traffic=shadow) are not what users got."""
+    shadow = store_trace(
+        project, ago=700, duration=9.0, release="2.0.0-shadow", prompt="v9", model="gpt-4o", error=True
+    )
+    Trace.objects.filter(pk=shadow.pk).update(traffic="shadow")
+    time_range, since, now = selectors.range_since("24h")
+    series = selectors.trace_series(project=project, time_range=time_range, since=since)
+    assert sum(r["traces"] for r in series) == 12 and sum(r["errors"] for r in series) == 1
+    assert "2.0.0-shadow" not in {r["group"] for r in selectors.breakdown_by_release(project=project, since=since)}
+    by_model = {r["group"]: r["calls"] for r in selectors.breakdown_by_model(project=project, since=since)}
+    assert by_model == {"gpt-4o": 3, "gpt-4o-mini": 9}

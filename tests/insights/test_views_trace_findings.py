@@ -87,8 +87,9 @@ def test_the_next_rows_partial_marks_spans_too(owner_client, project):
 def test_the_page_and_its_findings_read_them_in_one_query_each(owner_client, project, django_assert_max_num_queries):
     trace = sequential_trace(project)
     services.trace_detect(trace_pk=trace.pk)
-    # session, user, membership, trace, spans, the open span, the findings (their marks), the project switcher
-    with django_assert_max_num_queries(8):
+    # session, user, membership, trace, spans, the open span, the findings (their marks), the audit row, the project
+    # switcher
+    with django_assert_max_num_queries(9):
         owner_client.get(trace_url(project, trace))
     # session, user, membership + project, trace, the findings with their insights
     with django_assert_max_num_queries(5):

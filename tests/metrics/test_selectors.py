@@ -9,7 +9,7 @@ from metrics import selectors
 from metrics.models import Deploy
 from metrics.services import traces_rollup
 from signals.models import Signal
-from tests.base import make_production_trace
+from tests.base import make_production_trace, user_token
 from tests.metrics.helpers import NOW, hour_ago
 
 
@@ -71,8 +71,8 @@ def test_breakdown_user_costs_and_cost_per_successful_task(project, traffic):
     by_release = dict(selectors.metric_breakdown(project=project, metric="score:faithfulness", dim="release", **_kw()))
     assert by_release["1.0"].value == pytest.approx(0.9) and by_release["2.0"].n == 3
     costs = selectors.user_costs(project=project, **_kw())
-    assert set(costs) == {"u-30", "u-29", "u-3", "u-2"}
-    assert costs["u-2"] == pytest.approx(2 * traffic[0].cost)
+    assert set(costs) == {user_token(project, u) for u in ("u-30", "u-29", "u-3", "u-2")}  # stored hashed
+    assert costs[user_token(project, "u-2")] == pytest.approx(2 * traffic[0].cost)
     task = selectors.metric_window(project=project, metric="cost_per_successful_task", **_kw())
     assert task.n == 1  # one task completed; its session's two traces are its cost
     assert task.value == pytest.approx(traffic[3].cost + traffic[4].cost)

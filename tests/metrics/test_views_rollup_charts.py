@@ -47,12 +47,17 @@ def test_the_page_lists_the_production_charts(owner_client, project):
 @pytest.mark.django_db
 def test_time_series_charts_carry_deploy_markers(owner_client, project, rolled_up):
     for name in ("ttft_tpot", "cost_per_task", "traces"):
-        fig = figure(chart(owner_client, project, name, range="7d"))
+        fig = figure(chart(owner_client, project, name, range="24h"))
         shapes = fig["layout"].get("shapes", [])
         notes = [a["text"] for a in fig["layout"].get("annotations", [])]
         assert "deploy 2.0.1 (prod)" in notes, name
         assert "deploy 2.0 (production)" in notes  # seen first in traces
         assert any(s["x0"].startswith((NOW - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")) for s in shapes)
+    week = figure(chart(owner_client, project, "cost_per_task", range="7d"))
+    # 3 h apart on a 7-day chart: one line, one label, both versions on hover (labels never pile up)
+    notes = [(a["text"], a["hovertext"]) for a in week["layout"]["annotations"]]
+    assert [n for n, _ in notes] == ["deploy 1.0 (production)", "2 deploys"]
+    assert "2.0 (production)" in notes[1][1] and "2.0.1 (prod)" in notes[1][1]
     ttft = figure(chart(owner_client, project, "ttft_tpot", range="7d"))
     assert [round(y) for y in ttft["data"][0]["y"]] == [250, 250, 250]
     assert round(ttft["data"][1]["y"][0]) == 25  # (1,500 - 250) ms / 50 tokens

@@ -7,7 +7,7 @@ import pytest
 
 from evals.models import Score
 from signals.models import Signal
-from tests.base import llm_attributes, make_rubric_rule, make_turn
+from tests.base import llm_attributes, make_rubric_rule, make_turn, user_token
 from tests.fake_openai import FakeOpenAI
 from traces.pipeline import pipeline_run
 
@@ -39,7 +39,12 @@ def test_a_rephrase_in_the_same_session_is_stored_with_its_evidence_and_judged(
             pipeline_run(trace_pks=[t1.pk, t2.pk, t3.pk])
 
         sig = Signal.objects.get(kind="rephrase")
-        assert sig.trace_id == t1.pk and sig.source == "derived" and sig.session_id == "s-1" and sig.user_id == "u1"
+        assert (
+            sig.trace_id == t1.pk
+            and sig.source == "derived"
+            and sig.session_id == "s-1"
+            and sig.user_id == user_token(project, "u1")
+        )
         assert sig.evidence["traces"] == [t1.trace_id, t2.trace_id]
         assert sig.evidence["similarity"] >= 85 and 0 < sig.evidence["gap_seconds"] <= 600
         assert 0.85 <= sig.value <= 1

@@ -51,3 +51,21 @@ def test_traces_templates_load_no_tags_of_the_apps_above():
         for load in re.findall(r"{%\s*load\s+([^%]+?)\s*%}", path.read_text()):
             offenders += [f"{path.name}: {lib}" for lib in load.split() if lib in libraries]
     assert offenders == []
+
+
+# Every app builds only on those before it; an app reaches one above it only through a hook list the upper app
+# fills in its ready() (docs/architecture.md, "Explorer reads").
+ORDER = (
+    "traces", "evals", "insights", "annotations", "signals", "metrics", "alerts", "releases", "regressions",
+    "otelmetrics",
+)  # fmt: skip
+
+
+def test_no_app_imports_an_app_above_it():
+    offenders = []
+    for level, app in enumerate(ORDER):
+        above = set(ORDER[level + 1 :])
+        for path in sorted((ROOT / app).rglob("*.py")):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            offenders += [f"{path.relative_to(ROOT)}: {m}" for m in imported_modules(tree) if m.split(".")[0] in above]
+    assert offenders == []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.base import user_token
 from tests.fake_openai import FakeOpenAI
 from traces.models import Span, Trace
 
@@ -41,7 +42,7 @@ def test_the_otel_sdk_with_an_openai_instrumentation_lands_with_the_right_fields
     assert [(d["id"], d["score"]) for d in docs] == [("kb-1", 0.92), ("kb-2", 0.71)]
     assert docs[0]["content"].startswith("Paris is the capital")
     assert trace.name == "rag.answer"
-    assert trace.session_id == "sess-42" and trace.user_id == "user-7"
+    assert trace.session_id == "sess-42" and trace.user_id == user_token(project, "user-7")
     assert trace.service_name == "rag-app"
     assert trace.total_tokens == 59
 
@@ -61,7 +62,7 @@ def test_the_peekr_sdk_http_exporter_is_a_drop_in(live_server, project, api_key)
     assert (llm.input_tokens, llm.output_tokens) == (42, 17)
     assert "capital of France" in llm.input_text
     assert llm.output_text == "Paris."
-    assert llm.session_id == "sess-sdk" and llm.user_id == "user-sdk"
+    assert llm.session_id == "sess-sdk" and llm.user_id == user_token(project, "user-sdk")
     trace = root.trace
     assert trace.name == "support.answer" and trace.root_ended
     assert trace.session_id == "sess-sdk"

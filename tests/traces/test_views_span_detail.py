@@ -233,7 +233,7 @@ def test_outsiders_get_404(client, outsider, project, rag_trace, other_project_a
 
 
 def test_it_costs_a_fixed_number_of_queries(owner_client, project, rag_trace, django_assert_max_num_queries):
-    with django_assert_max_num_queries(4):  # session, user, membership, the span with its trace
+    with django_assert_max_num_queries(5):  # session, user, membership, the span with its trace, the audit row
         assert get(owner_client, project, rag_trace, "retriever").status_code == 200
 
 

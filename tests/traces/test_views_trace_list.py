@@ -57,9 +57,8 @@ def test_anonymous_users_are_sent_to_login(client, project):
 
 
 def test_home_redirects_to_the_first_project(owner_client, project):
-    response = owner_client.get("/")
-    assert response.status_code == 302
-    assert response["Location"] == list_url(project)
+    response = owner_client.get("/", follow=True)
+    assert response.redirect_chain[-1] == (list_url(project), 302)
 
 
 def test_home_without_projects_shows_how_to_create_one(client, outsider):

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from tests.base import hex_id, llm_attributes, make_project, make_raw_span, make_trace
+from tests.base import hex_id, llm_attributes, make_project, make_raw_span, make_trace, user_token
 from traces.models import Span, Trace
 from traces.services import spans_ingest
 
@@ -90,7 +90,7 @@ def test_it_shows_the_trace_aggregates(owner_client, project, agent_trace):
     assert "agent run" in html
     assert '<span class="badge err">error</span>' in html
     assert f"{trace.total_tokens:,}" in html
-    assert "support-bot" in html and "bob" in html
+    assert "support-bot" in html and user_token(project, "bob") in html  # hashed at ingest
     assert reverse("traces:session_detail", args=[project.pk, "chat-42"]) in html
     assert "<dt>Spans</dt><dd>6</dd>" in html
 
@@ -203,8 +203,8 @@ def big_trace(project):
 def test_a_5000_span_trace_renders_500_rows_and_the_next_partial_gives_the_rest(
     owner_client, project, big_trace, django_assert_max_num_queries
 ):
-    # session, user, membership, trace, its spans, the open span, the project switcher.
-    with django_assert_max_num_queries(7):
+    # session, user, membership, trace, its spans, the open span, the audit row, the project switcher.
+    with django_assert_max_num_queries(8):
         response = owner_client.get(trace_url(project, big_trace))
     html = response.content.decode()
     first = row_ids(html)

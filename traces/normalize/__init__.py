@@ -23,6 +23,10 @@ Fallbacks, applied after the merge:
 - session_id / user_id: the generic ``session.id`` / ``user.id`` attributes;
 - service_name: the resource's ``service.name``; release: ``langfuse.release`` (then ``langfuse.version``),
   else the resource's ``service.version`` (``deployment.environment`` is an environment, not a release);
+- traffic: "shadow" when ``peekr.traffic`` = "shadow" (a span attribute or a resource attribute), or when the
+  resource's ``deployment.environment[.name]`` is "shadow": a candidate's answer to a copy of a real request,
+  invisible to users; request_key: ``peekr.request_key`` (span, else resource), the same on the production
+  answer and its shadow twin so the two pair up;
 - model_version: ``gen_ai.response.model`` when it differs from the requested model (set by ``genai``);
 - total_tokens = input + output when missing;
 - input_text: the last user message; output_text: the first assistant message (a message that only calls
@@ -63,6 +67,19 @@ def _fallback_kind(raw: RawSpan, f: dict[str, Any]) -> str:
     return "span"
 
 
+SHADOW = "shadow"
+
+
+def _traffic(fields: dict[str, Any], attrs: dict, resource: dict) -> None:
+    traffic = attrs.get("peekr.traffic", resource.get("peekr.traffic"))
+    env = resource.get("deployment.environment.name") or resource.get("deployment.environment")
+    if as_text(traffic).strip().lower() == SHADOW or as_text(env).strip().lower() == SHADOW:
+        fields["traffic"] = SHADOW
+    key = attrs.get("peekr.request_key", resource.get("peekr.request_key"))
+    if key is not None and as_text(key).strip():
+        fields["request_key"] = as_text(key).strip()
+
+
 def normalize(raw: RawSpan, *, prices: dict | None = None) -> NormalizedSpan:
     """The first-class fields of one span, read by every convention that recognises it."""
     fields: dict[str, Any] = {}
@@ -91,6 +108,8 @@ def normalize(raw: RawSpan, *, prices: dict | None = None) -> NormalizedSpan:
         fields["service_name"] = as_text(resource["service.name"])
     if "release" not in fields and "service.version" in resource:
         fields["release"] = as_text(resource["service.version"])
+
+    _traffic(fields, attrs, resource)
 
     inp, out = fields.get("input_tokens"), fields.get("output_tokens")
     if fields.get("total_tokens") is None and (inp is not None or out is not None):

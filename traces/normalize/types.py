@@ -76,5 +76,7 @@ class NormalizedSpan:
     model_version: str = ""
     prompt_version: str = ""
     is_internal: bool = False  # Peekr's own judge calls: never evaluated, never counted as app traffic
+    traffic: str = ""  # "shadow" for a candidate's answer to a copied request (peekr.traffic); else ""
+    request_key: str = ""  # peekr.request_key: pairs a shadow answer with its production twin
     conventions: list[str] = field(default_factory=list)  # which convention modules contributed
     sdk_scores: list[dict[str, Any]] = field(default_factory=list)  # scores computed in-process by the Peekr SDK

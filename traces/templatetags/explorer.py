@@ -212,9 +212,14 @@ def scores(sdk_scores: Any) -> list[dict[str, Any]]:
 def score_groups(span: Any) -> list[dict[str, Any]]:
     """Peekr's own evaluations, then the scores the SDK computed in the user's process, kept apart."""
     groups = []
-    evaluated = getattr(span, "eval_scores", None)
-    if evaluated:
-        groups.append({"source": "Peekr", "note": "Evaluations Peekr ran on this span.", "rows": scores(evaluated)})
+    evaluated = getattr(span, "eval_scores", None) or []
+    shadow = [s for s in evaluated if isinstance(s, dict) and s.get("mode") == "shadow"]  # evals' shadow rules
+    live = [s for s in evaluated if s not in shadow]
+    if live:
+        groups.append({"source": "Peekr", "note": "Evaluations Peekr ran on this span.", "rows": live})
+    if shadow:
+        note = "Shadow evaluations: stored and shown here, never routed, alerted on or gated."
+        groups.append({"source": "Peekr", "shadow": True, "note": note, "rows": shadow})
     if span.sdk_scores:
         groups.append(
             {

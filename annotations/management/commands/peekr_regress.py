@@ -52,7 +52,9 @@ class Command(BaseCommand):
             "only to PEEKR_JUDGE_BASE_URL)",
         )
         parser.add_argument("--judge-model", default="", help="default: PEEKR_JUDGE_MODEL")
-        parser.add_argument("--strict-judges", action="store_true", help="uncalibrated judges block too")
+        parser.add_argument(
+            "--strict-judges", action="store_true", help="every grader blocks, blocking evaluator or not"
+        )
         parser.add_argument("--junit", default="peekr-regress.xml", help="JUnit XML path (default: %(default)s)")
         parser.add_argument("--name", default="", help="a label for the run (e.g. the CI job)")
         parser.add_argument("--timeout", type=float, default=60.0)
@@ -98,14 +100,22 @@ class Command(BaseCommand):
             operator_url = judge_url == settings.PEEKR_JUDGE_BASE_URL
             key = o["judge_api_key"] or (settings.PEEKR_JUDGE_API_KEY if operator_url else "")
             judge = JudgeConfig(base_url=judge_url, api_key=key or "none", model=judge_model)
-        thresholds, blocking = selectors.gate_settings(project=golden_set.project)
+        from evals.selectors import blocking_evaluators
+
+        thresholds, _ = selectors.gate_settings(project=golden_set.project)
+        # The gate counts the project's blocking evaluators only (evals.modes); shadow and advisory are reported.
+        blocking = blocking_evaluators(golden_set.project)
+        judges = {name for name, kind, _ in blocking if kind == "semantic"}
+        rules = {name for name, kind, _ in blocking if kind == "deterministic"}
+        strict = o["strict_judges"]
         try:
             run = services.regression_run_execute(
                 version=version,
                 candidate=candidate,
                 judge=judge,
                 thresholds=thresholds,
-                blocking_judges=None if o["strict_judges"] else blocking,
+                blocking_judges=None if strict else judges,
+                blocking_rules=None if strict else rules,
                 name=o["name"],
             )
         except regress.CandidateUnreachable as exc:
@@ -121,6 +131,13 @@ class Command(BaseCommand):
         )
         if judge is None and any(g["type"] in regress.SEMANTIC for i in version.items.all() for g in i.graders):
             self.stderr.write("warning: no judge configured: semantic graders were not run")
+        advisory = sorted({g["grader"] for x in outcomes for g in x.grader_results
+                           if not g.get("blocking") and g.get("passed") is False})  # fmt: skip
+        if advisory:
+            self.stderr.write(
+                f"advisory: {', '.join(advisory)} failed but did not gate (not blocking in project "
+                f"{golden_set.project.name!r}: make them blocking on their rule's page, or pass --strict-judges)"
+            )
         if run.status != run.Status.PASSED:
             self.stderr.write(f"regression: {s['failed']} case(s) failed: {', '.join(s['failed_cases'])}")
             raise SystemExit(1)

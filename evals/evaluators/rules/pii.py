@@ -1,5 +1,8 @@
 """pii: personal data in a span's output: emails, phone numbers, payment cards, US SSNs, IBANs, IP addresses.
 
+The detectors live in traces.pii, shared with redaction at ingest (traces.redact): this rule runs on what was
+stored, so it flags what a project's privacy settings left in (a kind set to keep, a format redaction missed).
+
 Each kind is a precompiled pattern plus a check that removes look-alikes:
 
 - email: local@domain.tld, looked for only around each "@";
@@ -23,208 +26,30 @@ retrieved documents are data, not a leak (an answer that repeats them is flagged
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
 from evals.evaluators.base import Evaluator, mask, scan_details, skipped, text_of
 from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
+from traces.pii import KINDS, find_pii
 
 MAX_MATCHES_LISTED = 20
-MAX_MATCHES = 200  # a text full of addresses is flagged long before this; the cap bounds the overlap checks
 SKIPPED_KINDS = frozenset({"retriever", "embedding", "reranker"})
 
-# In the order overlapping matches are settled: a card number is not also a phone number.
-KINDS = ("credit_card", "iban", "ssn", "email", "phone", "ip")
 
-# Speed: CPython's re scans fast only for a pattern that starts by consuming a literal or a character set,
-# so each pattern consumes its first character and only then checks, with a look-behind one character
-# wider, what came before it. [0-9] rather than \d: ASCII digits only, and a cheaper test than Unicode's.
-_ANY_DIGIT = re.compile(r"[0-9]")
-_EMAIL = re.compile(
-    r"[A-Za-z0-9](?<![\w.%+-][A-Za-z0-9])[A-Za-z0-9._%+-]{0,63}@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])"
-)
-_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
-_CARD = re.compile(
-    r"[0-9](?<![0-9.,/+-][0-9])"
-    r"(?:[0-9]{3}([ -]?)[0-9]{4}\1[0-9]{4}\1[0-9]{1,4}(?:\1[0-9]{1,3})?"  # 13-19 digits, plain or in 4s
-    r"|(?<=3)[47][0-9]{2}([ -]?)[0-9]{6}\2[0-9]{5})"  # Amex 4-6-5
-    r"(?![0-9]|[.,/-][0-9])"
-)
-_SSN = re.compile(r"([0-9](?<![0-9-][0-9])[0-9]{2})([- ])([0-9]{2})\2([0-9]{4})(?![0-9]|[.,/-][0-9])")
-_SSN_LABELLED = re.compile(
-    r"(?i)\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)\W{0,5}(?:is\s+|was\s+)?([0-9]{9})(?![0-9])"
-)
-_SSN_WORDS = ("SSN", "ssn", "Ssn", "ocial", "OCIAL")
-_IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
-_PHONE_INTL = re.compile(
-    r"\+(?<![\w+]\+)[0-9]{1,3}(?:[ .-]?\([0-9]{1,4}\))?[ .-]?[0-9]{1,14}(?:[ .-][0-9]{1,14}){0,6}(?![0-9]|[.-][0-9])"
-)
-# North American numbers are found by their last part (555-0132), then read backwards for the area code.
-_PHONE_LINE = re.compile(r"[0-9](?<![0-9][0-9])[0-9]{2}([ .-])[0-9]{4}(?![0-9]|[.-][0-9])")
-_PHONE_HEAD = re.compile(r"(?:(?<![\w+.-])1[ .-]?|(?<![\w+.-]))(?:\(([0-9]{3})\)[ .-]?|([0-9]{3})([ .-]))\Z")
-_IPV4 = re.compile(r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?!\w|\.[0-9])")
-_IPV6 = re.compile(
-    r"[0-9A-Fa-f:](?<![\w:.][0-9A-Fa-f:])[0-9A-Fa-f]{0,3}:?(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f.]{0,15}(?![\w:])"
-)
-_VERSION_CONTEXT = re.compile(r"(?i)\b(?:version|release|build|v)\.?\s*$")
-
-# ISO 13616 registry: country -> IBAN length.
-IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
-    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
-    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
-    "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
-    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
-    "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28,
-    "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
-    "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25,
-    "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
-}  # fmt: skip
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def card_brand(digits: str) -> str | None:
-    """The issuer a 13-19 digit number's prefix and length belong to, or None."""
-    n = len(digits)
-    if not 13 <= n <= 19 or len(set(digits)) == 1:
-        return None
-    p2, p3, p4, p6 = int(digits[:2]), int(digits[:3]), int(digits[:4]), int(digits[:6])
-    if digits[0] == "4" and n in (13, 16, 19):
-        return "visa"
-    if (51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16:
-        return "mastercard"
-    if p2 in (34, 37) and n == 15:
-        return "amex"
-    if (p4 == 6011 or p2 == 65 or 644 <= p3 <= 649 or 622126 <= p6 <= 622925) and n >= 16:
-        return "discover"
-    if (300 <= p3 <= 305 or p2 in (36, 38, 39) or p4 == 3095) and n >= 14:
-        return "diners"
-    if 3528 <= p4 <= 3589 and n >= 16:
-        return "jcb"
-    if 2200 <= p4 <= 2204 and n >= 16:
-        return "mir"
-    if p2 == 62 and n >= 16:
-        return "unionpay"
-    if (p2 == 50 or 56 <= p2 <= 69) and n >= 13:
-        return "maestro"
-    return None
-
-
-def iban_valid(compact: str) -> bool:
-    rearranged = compact[4:] + compact[:4]
-    try:
-        return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
-    except ValueError:
-        return False
-
-
-def ssn_valid(area: str, group: str, serial: str) -> bool:
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
-
-
-def _ip_flagged(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if address.is_loopback or address.is_unspecified or address.is_link_local or address.is_multicast:
-        return False
-    if address.version == 4:
-        first = int(str(address).split(".", 1)[0])
-        return 0 < first < 224  # 224+ multicast, reserved, broadcast, netmasks
-    return not address.is_reserved
-
-
-def find_pii(text: str) -> list[tuple[str, int, str]]:
-    """Every PII match in the text as (kind, start, matched text), in order of position."""
-    found: list[tuple[str, int, int, str]] = []
-
-    def add(kind: str, start: int, end: int, value: str) -> None:
-        if len(found) >= MAX_MATCHES:
-            return
-        for _, s, e, _ in found:
-            if start < e and s < end:
-                return
-        found.append((kind, start, end, value))
-
-    has_digit = _ANY_DIGIT.search(text) is not None
-    if has_digit:
-        for m in _CARD.finditer(text):
-            digits = m.group().replace(" ", "").replace("-", "")
-            if card_brand(digits) and luhn_valid(digits):
-                add("credit_card", m.start(), m.end(), m.group())
-        for m in _IBAN.finditer(text):
-            compact = m.group().replace(" ", "")
-            length = IBAN_LENGTHS.get(compact[:2])
-            if length and len(compact) >= length and iban_valid(compact[:length]):
-                add("iban", m.start(), m.end(), compact[:length])
-        for m in _SSN.finditer(text):
-            if ssn_valid(m.group(1), m.group(3), m.group(4)):
-                add("ssn", m.start(), m.end(), m.group())
-        if any(word in text for word in _SSN_WORDS):
-            for m in _SSN_LABELLED.finditer(text):
-                d = m.group(1)
-                if ssn_valid(d[:3], d[3:5], d[5:]):
-                    add("ssn", m.start(1), m.end(1), d)
-    at = text.find("@")
-    while at != -1 and len(found) < MAX_MATCHES:
-        # Emails are found from their "@": scanning every word of the text for one would cost far more.
-        start = at
-        while start > 0 and at - start < 64 and text[start - 1] in _EMAIL_LOCAL:
-            start -= 1
-        while start < at and not text[start].isalnum():
-            start += 1
-        m = _EMAIL.match(text, start) if start < at else None
-        if m:
-            add("email", m.start(), m.end(), m.group())
-        at = text.find("@", m.end() if m else at + 1)
-    if has_digit:
-        if "+" in text:
-            for m in _PHONE_INTL.finditer(text):
-                digits = sum(ch.isdigit() for ch in m.group())
-                if 8 <= digits <= 15:
-                    add("phone", m.start(), m.end(), m.group())
-        for m in _PHONE_LINE.finditer(text):
-            head = _PHONE_HEAD.search(text, max(0, m.start() - 10), m.start())
-            if head is None:
-                continue
-            area = head.group(1) or head.group(2)
-            if head.group(3) and head.group(3) != m.group(1):
-                continue  # 415-555.0132: separators must agree
-            if area[0] not in "01" and m.group()[0] not in "01":
-                add("phone", head.start(), m.end(), text[head.start() : m.end()])
-        if "." in text:
-            for m in _IPV4.finditer(text):
-                if _VERSION_CONTEXT.search(text, max(0, m.start() - 12), m.start()):
-                    continue
-                try:
-                    address = ipaddress.IPv4Address(m.group())  # rejects octets over 255 and leading zeros
-                except ValueError:
-                    continue
-                if _ip_flagged(address):
-                    add("ip", m.start(), m.end(), m.group())
-    if "::" in text or text.count(":") >= 7:
-        for m in _IPV6.finditer(text):
-            candidate = m.group().rstrip(".")
-            if not any(ch.isdigit() for ch in candidate):
-                continue
-            try:
-                address = ipaddress.IPv6Address(candidate)
-            except ValueError:
-                continue
-            if _ip_flagged(address):
-                add("ip", m.start(), m.start() + len(candidate), candidate)
-    found.sort(key=lambda f: f[1])
-    return [(kind, start, value) for kind, start, _, value in found]
+def _custom_matches(text: str, patterns: list[dict]) -> list[tuple[str, int, str]]:
+    """What the project's privacy custom patterns match (validated when saved: traces.redact.compile_pattern)."""
+    out: list[tuple[str, int, str]] = []
+    for item in patterns or ():
+        try:
+            regex = re.compile(item["pattern"])
+        except (re.error, KeyError, TypeError):
+            continue
+        for m in regex.finditer(text):
+            out.append((str(item.get("name", "custom")), m.start(), m.group()))
+            if len(out) >= MAX_MATCHES_LISTED * 10:
+                return out
+    return out
 
 
 class Pii(Evaluator):
@@ -244,7 +69,8 @@ class Pii(Evaluator):
         text, truncated = text_of(target.output_text)
         if not text.strip():
             return skipped("The span has no output.")
-        matches = find_pii(text)
+        matches = find_pii(text) + _custom_matches(text, config.custom_patterns)
+        matches.sort(key=lambda m: m[1])
         details: dict[str, Any] = scan_details(truncated, len(text))
         if not matches:
             return EvalResult(
@@ -257,7 +83,7 @@ class Pii(Evaluator):
         counts: dict[str, int] = {}
         for kind, _, _ in matches:
             counts[kind] = counts.get(kind, 0) + 1
-        kinds = [k for k in KINDS if k in counts]
+        kinds = [k for k in KINDS if k in counts] + sorted(k for k in counts if k not in KINDS)
         details.update(
             kinds=kinds,
             counts=counts,

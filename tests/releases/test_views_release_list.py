@@ -1,4 +1,4 @@
-"""The Releases list: each release's first seen, traces, deploys and key metrics, from rollups."""
+"""The Releases page (moved from metrics): each release's first seen, traces, deploys and key metrics, from rollups."""
 
 import pytest
 
