@@ -3,22 +3,7 @@
 The detectors live in traces.pii, shared with redaction at ingest (traces.redact): this rule runs on what was
 stored, so it flags what a project's privacy settings left in (a kind set to keep, a format redaction missed).
 
-Each kind is a precompiled pattern plus a check that removes look-alikes:
-
-- email: local@domain.tld, looked for only around each "@";
-- phone: international numbers written with a leading "+" (8 to 15 digits, E.164) and North American
-  numbers written with separators: (415) 555-0132, 415-555-0132, 415.555.0132, 1-800-555-0199, with a valid
-  area code and exchange (first digit 2-9). Bare digit runs, dates, prices and version numbers are not
-  phones; national forms without "+" outside North America (020 7946 0958) are not recognised;
-- credit_card: 13 to 19 digits, plain or in 4-digit groups (4-6-5 for Amex), with a known issuer prefix
-  and a valid Luhn checksum;
-- ssn: 123-45-6789 (or space-separated), or 9 bare digits right after "SSN" / "social security number";
-  area 000, 666 and 900-999, group 00 and serial 0000 are never issued, so never flagged;
-- iban: country code, check digits and the country's registered length, with the ISO 13616 mod-97 check;
-- ip: IPv4 (each octet 0-255, no leading zeros) and IPv6 (checked by ``ipaddress``). Addresses that point
-  at no one are not flagged: loopback, unspecified, link-local, multicast, reserved, netmask-like 255.x.
-
-Patterns use look-behind guards and bounded repeats, so a scan is linear in the text. Only the first
+What each kind matches, and the look-alikes it leaves out, is said in traces.pii. Only the first
 ``MAX_SCAN_CHARS`` are scanned (said in the details). Details never hold a full match: every value is masked
 to its last 4 characters. Retriever, reranker and embedding spans are not scanned: contact details inside
 retrieved documents are data, not a leak (an answer that repeats them is flagged on its own span).
