@@ -32,6 +32,7 @@ from annotations.forms import (
 )
 from annotations.models import GoldenSet, Queue, QueueItem
 from evals import selectors as eval_selectors
+from peekr_web.errors import sentence
 from traces import selectors as trace_selectors
 from traces.access import Action, membership_for, requires, role_can
 from traces.models import Membership, Trace
@@ -94,11 +95,6 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponse:
     return redirect(fallback)
 
 
-def _sentence(text: str) -> str:
-    text = str(text)
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
 # --- Queues ---
 
 
@@ -121,7 +117,7 @@ def taxonomy_update(request: HttpRequest, project_id: int) -> HttpResponse:
         try:
             labels = services.taxonomy_set(project=membership.project, labels=form.cleaned_data["labels"])
         except services.ReviewInvalid as exc:
-            form.add_error("labels", _sentence(exc))
+            form.add_error("labels", sentence(exc))
         else:
             messages.success(request, f"Failure labels saved: {', '.join(labels)}.")
             return redirect("annotations:queue_list", project_id=project_id)
@@ -164,7 +160,7 @@ def queue_create(request: HttpRequest, project_id: int) -> HttpResponse:
                 reviews_per_item=data["reviews_per_item"],
             )
         except services.ReviewInvalid as exc:
-            form.add_error(None, _sentence(exc))
+            form.add_error(None, sentence(exc))
         else:
             messages.success(request, f"Queue “{queue.name}” created. Add routing rules or traces to fill it.")
             return redirect("annotations:queue_detail", project_id=project_id, queue_id=queue.pk)
@@ -219,7 +215,7 @@ def routing_rule_create(request: HttpRequest, project_id: int, queue_id: int) ->
         try:
             rule = services.routing_rule_create(queue=queue, kind=form.cleaned_data["kind"], params=form.rule_params())
         except services.ReviewInvalid as exc:
-            form.add_error(None, _sentence(exc))
+            form.add_error(None, sentence(exc))
         else:
             messages.success(request, f"Routing rule added: {describe_rule(rule)}.")
             return redirect("annotations:queue_detail", project_id=project_id, queue_id=queue.pk)
@@ -356,7 +352,7 @@ def review_item(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
                 expected_output=data["expected_output"],
             )
         except services.ReviewInvalid as exc:
-            form.add_error(None, _sentence(exc))
+            form.add_error(None, sentence(exc))
         else:
             note = _promote_after_review(request, membership, item, form)
             messages.success(request, f"Reviewed “{item.trace.name or item.trace.trace_id}”.{note}")
@@ -526,7 +522,7 @@ def golden_set_list(request: HttpRequest, project_id: int) -> HttpResponse:
             try:
                 golden_set = services.golden_set_create(project=membership.project, **form.cleaned_data)
             except services.ReviewInvalid as exc:
-                form.add_error(None, _sentence(exc))
+                form.add_error(None, sentence(exc))
             else:
                 messages.success(request, f"Golden set “{golden_set.name}” created: promote reviewed items into it.")
                 return redirect("annotations:golden_set_detail", project_id=project_id, set_id=golden_set.pk)
@@ -626,7 +622,7 @@ def golden_item_remove(request: HttpRequest, project_id: int, set_id: int) -> Ht
     try:
         version = services.golden_item_remove(golden_set=golden_set, case_id=request.POST.get("case_id", ""))
     except services.ReviewInvalid as exc:
-        messages.error(request, _sentence(exc))
+        messages.error(request, sentence(exc))
         return redirect("annotations:golden_set_detail", project_id=project_id, set_id=golden_set.pk)
     messages.success(request, f"Version {version.number} written without that case; earlier versions keep it.")
     return redirect("annotations:golden_set_detail", project_id=project_id, set_id=golden_set.pk)

@@ -20,6 +20,7 @@ from evals import connections, modes, selectors, services
 from evals.forms import EvalRuleForm, JudgeConnectionForm
 from evals.lag_chart import lag_chart
 from evals.models import EvalRule
+from peekr_web.errors import sentence
 from traces import selectors as trace_selectors
 from traces.access import Action, membership_for, requires, role_can
 from traces.audit import audit_request
@@ -154,7 +155,7 @@ def rule_create(request: HttpRequest, project_id: int) -> HttpResponse:
         try:
             rule = services.eval_rule_create(project=project, changed_by=request.user, **form.rule_fields())
         except services.RuleInvalid as exc:
-            form.add_error(None, _sentence(str(exc)))
+            form.add_error(None, sentence(exc))
         else:
             audit_request(request, project=project, action="rule.create", target=rule.name)
             messages.success(request, f"Rule “{rule.name}” created.")
@@ -181,7 +182,7 @@ def rule_detail(request: HttpRequest, project_id: int, rule_id: int) -> HttpResp
                 try:
                     services.eval_rule_update(rule=rule, **fields)
                 except services.RuleInvalid as exc:
-                    form.add_error(None, _sentence(str(exc)))
+                    form.add_error(None, sentence(exc))
                     rule = _rule(membership, rule_id)  # the failed update changed the instance, not the row
                 else:
                     audit_request(request, project=membership.project, action="rule.update", target=rule.name)
@@ -230,16 +231,12 @@ def rule_mode(request: HttpRequest, project_id: int, rule_id: int) -> HttpRespon
     try:
         change = modes.rule_mode_set(rule=rule, mode=mode, evaluator=evaluator, changed_by=request.user)
     except (modes.ModeInvalid, modes.ModeRefused) as exc:
-        messages.error(request, _sentence(str(exc)))
+        messages.error(request, sentence(exc))
     else:
         if change is not None:
             what = f"{evaluator} in “{rule.name}”" if evaluator else f"Rule “{rule.name}”"
             messages.success(request, f"{what} is now {mode}.")
     return redirect("evals:rule_detail", project_id=project_id, rule_id=rule.pk)
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 @login_required
@@ -360,7 +357,7 @@ def judge_connections(request: HttpRequest, project_id: int) -> HttpResponse:
                     project=membership.project, user=request.user, **form.cleaned_data
                 )
             except connections.JudgeConnectionInvalid as exc:
-                form.add_error(None, _sentence(str(exc)))
+                form.add_error(None, sentence(exc))
             else:
                 messages.success(request, f"Judge connection “{conn.name}” saved. Its key will not be shown again.")
                 return redirect("evals:judge_connections", project_id=project_id)
@@ -383,7 +380,7 @@ def judge_connection_delete(request: HttpRequest, project_id: int, connection_id
     try:
         connections.judge_connection_delete(connection=conn)
     except connections.JudgeConnectionInvalid as exc:
-        messages.error(request, _sentence(str(exc)))
+        messages.error(request, sentence(exc))
     else:
         messages.success(request, f"Judge connection “{conn.name}” removed.")
     return redirect("evals:judge_connections", project_id=project_id)

@@ -27,6 +27,12 @@ def server_error(request):
     return render(request, "500.html", status=500)
 
 
+def sentence(error: Exception | str) -> str:
+    """An error's message as a sentence for a page (capitalised, one full stop): forms and flash messages."""
+    text = str(error)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 class AppError(Exception):
     """A request the application refuses; ``detail`` is shown to the client as is."""
 

@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from peekr_web.errors import sentence
 from traces import selectors
 from traces.access import Action, membership_for, requires, role_can
 from traces.access_services import (
@@ -113,7 +114,7 @@ def member_role(request: HttpRequest, project_id: int, member_id: int) -> HttpRe
     try:
         member_role_change(membership=target, role=request.POST.get("role", ""), by=request.user)
     except AccessRefused as exc:
-        messages.error(request, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        messages.error(request, sentence(exc))
     else:
         messages.success(request, f"{target.user.get_username()} is now {target.role}.")
     return redirect("traces:members", project_id=project_id)
@@ -128,7 +129,7 @@ def member_delete(request: HttpRequest, project_id: int, member_id: int) -> Http
     try:
         member_remove(membership=target, by=request.user)
     except AccessRefused as exc:
-        messages.error(request, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+        messages.error(request, sentence(exc))
     else:
         messages.success(request, f"{target.user.get_username()} was removed from the project.")
     return redirect("traces:members", project_id=project_id)
@@ -144,7 +145,7 @@ def invite(request: HttpRequest, project_id: int) -> HttpResponse:
         try:
             _, raw = invitation_create(project=membership.project, role=form.cleaned_data["role"], by=request.user)
         except AccessRefused as exc:
-            messages.error(request, f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+            messages.error(request, sentence(exc))
         else:
             _hold(request, f"invite:{membership.project.pk}", reverse("traces:invitation", args=[raw]))
     return redirect("traces:members", project_id=project_id)
