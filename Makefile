@@ -6,9 +6,14 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
 .PHONY: run test lint format bench clean
 
+# uv installs the environment in seconds where pip takes minutes; pip stays the fallback (no uv on the index,
+# or uv failing): `make PEEKR_INSTALLER=pip run` forces it.
+PEEKR_INSTALLER ?= uv
+INSTALL = scripts/install.sh $(PY) $(PEEKR_INSTALLER)
+
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(INSTALL) -r requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -22,7 +27,7 @@ CLIENT_VENVS := .venv-clients/traceloop/.installed-$(shell cksum tests/clients/r
 
 $(CLIENT_VENVS): tests/clients/requirements-traceloop.txt
 	test -x .venv-clients/traceloop/bin/python || $(PYTHON) -m venv .venv-clients/traceloop
-	.venv-clients/traceloop/bin/python -m pip install --quiet --disable-pip-version-check -r tests/clients/requirements-traceloop.txt
+	scripts/install.sh .venv-clients/traceloop/bin/python $(PEEKR_INSTALLER) -r tests/clients/requirements-traceloop.txt
 	rm -f .venv-clients/traceloop/.installed-*
 	touch $@
 

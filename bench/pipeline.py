@@ -254,9 +254,14 @@ class Load:
     def body(self, k: int) -> tuple[bytes, int]:
         n = k % len(self.templates)
         workload = self.templates[n]
-        for j, trace in enumerate(workload.traces):  # a fresh marker in every output: the judge cache misses
+        # A fresh marker in every output (the judge cache misses) and a fresh session per trace: templates are
+        # re-sent every few seconds, and the same question in the same session again is a rephrase, so reused
+        # session ids made every trace a user signal (a storm no real traffic sends).
+        for j, trace in enumerate(workload.traces):
             for i, span in enumerate(trace):
                 for attr in span.attributes:
+                    if attr.key == "session.id":
+                        attr.value.string_value = f"sess-{k}-{j}"
                     if attr.key == "gen_ai.output.messages":
                         orig = self.originals.setdefault((n, j, i), attr.value.string_value)
                         attr.value.string_value = orig.replace('"content":"', f'"content":"[{k}.{j}] ', 1)

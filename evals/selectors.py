@@ -12,6 +12,15 @@ def scores_for_traces(*, trace_pks: list[int]) -> list[dict]:
     return [{**s.as_dict(), "trace_id": s.trace.trace_id, "span_id": s.span.span_id if s.span else None} for s in rows]
 
 
+def projects_with_trigger(*, project_ids, trigger: str) -> set[int]:
+    """The projects among these with an active rule that evaluates whenever ``trigger`` fires (evals.models.TRIGGERS).
+    Triggers are a JSON list: filtered here, not in SQL (SQLite has no JSON containment), over a project's few rules."""
+    rows = EvalRule.objects.filter(project_id__in=set(project_ids), status=EvalRule.Status.ACTIVE).values_list(
+        "project_id", "triggers"
+    )
+    return {project_id for project_id, triggers in rows if trigger in (triggers or ())}
+
+
 def evaluator_mode(rule: EvalRule, evaluator: str) -> str:
     """The mode ("shadow", "advisory" or "blocking") of an evaluator in a rule: its override, else the rule's."""
     return rule.mode_of(evaluator)

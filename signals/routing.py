@@ -183,6 +183,14 @@ def _golden_add(project_id: int, trace_pks_by_kind: dict[str, list[int]]) -> Non
         queue_items_add(queue=queue, trace_pks=pks, reason=f"golden candidate: {kind}")
 
 
+def _judged_projects(project_ids: set[int]) -> set[int]:
+    if not project_ids:
+        return set()
+    from evals.selectors import projects_with_trigger
+
+    return projects_with_trigger(project_ids=project_ids, trigger="signal")
+
+
 def signals_apply(signals: list[Signal], *, in_pipeline: set[int] = frozenset()) -> dict[str, set[int]]:
     """Apply the policy to new signals. Traces still in the pipeline (in_pipeline) are judged and routed by
     its later stages; the others are sent to evals.evaluate_trace and annotations.route_trace (idempotent).
@@ -208,9 +216,13 @@ def signals_apply(signals: list[Signal], *, in_pipeline: set[int] = frozenset())
         review_queue_ensure(review_projects)
     for project_id, by_kind in golden.items():
         _golden_add(project_id, by_kind)
-    later = (todo["judge"] | todo["review"]) - set(in_pipeline)
+    # A trace is sent to the judge again only in a project with a rule that evaluates on the "signal" trigger:
+    # elsewhere evaluate_trace would decide exactly as before (sampling), a task for nothing.
+    judged = _judged_projects({s.project_id for s in signals if s.trace_id in todo["judge"]})
+    to_judge = {s.trace_id for s in signals if s.project_id in judged} & todo["judge"]
+    later = (to_judge | todo["review"]) - set(in_pipeline)
     completed = set(Trace.objects.filter(pk__in=later, completed_at__isnull=False).values_list("pk", flat=True))
-    for pk in sorted(todo["judge"] & completed):
+    for pk in sorted(to_judge & completed):
         transaction.on_commit(lambda pk=pk: evaluate_trace.delay(pk))
     for pk in sorted(todo["review"] & completed):
         transaction.on_commit(lambda pk=pk: route_trace.delay(pk))

@@ -23,7 +23,7 @@ from traces.models import Span, Trace
 
 log = logging.getLogger(__name__)
 
-# callables(trace_pks) run after commit with the traces that gained signals (metrics recomputes them)
+# callables(trace_pks) run after commit with traces that gained signals outside the pipeline (metrics recomputes them)
 SIGNAL_HOOKS: list[Callable[[list[int]], None]] = []
 SWEEP_LOOKBACK = timedelta(hours=24)  # abandonment looks this far back for sessions that went quiet
 SWEEP_BATCH = 500
@@ -60,7 +60,11 @@ def signals_store(found: list[tuple[dict, Found, str]], *, in_pipeline: set[int]
     with transaction.atomic():
         Signal.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent writer of the same key: one row
         signals_apply(new, in_pipeline=set(in_pipeline))
-    trace_pks = sorted({s.trace_id for s in new})
+    # Traces still in the pipeline get their rollup (and the rest) from its later stages; a task completed
+    # also moves its session's other traces (metrics' cost per successful task), so it is always announced.
+    trace_pks = sorted({s.trace_id for s in new if s.trace_id not in in_pipeline or s.kind == "task_completed"})
+    if not trace_pks:
+        return new
     for hook in SIGNAL_HOOKS:
         transaction.on_commit(lambda hook=hook: hook(trace_pks))
     return new
