@@ -2,10 +2,17 @@
 
 Rule. A judge is a span of kind "evaluator", or an llm span marked as one: attribute ``peekr.internal`` (the
 Peekr SDK's own judge calls), ``gen_ai.operation.name`` "evaluate"/"evaluation", a ``gen_ai.evaluation.*`` or
-``peekr.evaluator`` attribute, a name saying judge/grader/evaluator/scorer, or a system prompt that casts the
-model as one ("You are an impartial judge", "grade the answer", "rate the faithfulness of ...", see
-``_JUDGE_PROMPT_RE``; only the first ``PROMPT_SCAN_CHARS`` of system messages are read). Only the outermost
-judge counts (an evaluator span and the llm call inside it are one judge).
+``peekr.evaluator`` attribute, LangSmith's ``__ls_evaluator`` metadata (openevals), a name saying
+judge/grader/evaluator/scorer, or a prompt that is one. Prompts (``judge_signatures``): the templates of ragas,
+DeepEval, openevals and LangChain's evaluators, recognised by verbatim phrases in a system, developer or user
+message; and generic judge wording ("You are an impartial judge", "grade the answer", "rate the faithfulness of
+the response") in a system or developer message, or in the head of the one user message of a call with no system
+prompt of the app's own. Only the first ``SCANNED_MESSAGES`` messages are read, each in its head (library phrases
+in the first 500 characters, generic wording in a system message's first ``PROMPT_SCAN_CHARS`` or a user message's
+first 400), and the answer per message head is cached. A chain/span/agent named like a library's evaluation run (a ragas
+metric such as "faithfulness", DeepEval's "Answer Relevancy" or "Correctness (GEval)", LangChain's
+"CriteriaEvalChain") is a judge when a model call runs inside it. Only the outermost judge counts (an evaluator
+span and the llm call inside it are one judge); the finding names the library when one is known.
 
 It is on the critical path when its trace answers a request (the root is an HTTP server span, by name
 "POST /path" or http.* attributes, or a chain/agent; not an evaluator, and not named like an offline eval run or
@@ -21,76 +28,85 @@ score); the finding says so and drops to "info", since moving that judge changes
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from insights import fixes
-from insights.detectors.types import JITTER_MS, Finding, SpanView, TraceIndex, format_seconds
+from insights.detectors import judge_signatures as signatures
+from insights.detectors.types import JITTER_MS, Finding, SpanView, TraceIndex, content_text, format_seconds
 
 ID = "judge_critical_path"
 MIN_SAVING_MS = 250.0
-PROMPT_SCAN_CHARS = 2000
+PROMPT_SCAN_CHARS = signatures.PROMPT_SCAN_CHARS
+# Judge templates carry their prompt in the first messages; instructor-style retries append more after them.
+SCANNED_MESSAGES = 4
+_USER_SCAN_CHARS = max(signatures.LIBRARY_HEAD_CHARS, signatures.USER_HEAD_CHARS)
 
 _JUDGE_NAME_RE = re.compile(r"judge|grader|grading|evaluat|scorer|llm[-_ ]as[-_ ]a[-_ ]judge|faithfulness_check")
-_JUDGE_PROMPT_RE = re.compile(
-    r"you are (?:an? |the )?(?:\w+ ){0,3}(?:judge|grader|evaluator|critic of)"
-    r"|\b(?:grade|evaluate|assess|judge|score) (?:the|this|whether|if|how well)\b[^.\n]{0,60}"
-    r"\b(?:answer|response|output|completion|reply|summary)"
-    r"|\brate (?:the|this|its)\b[^.\n]{0,60}\b(?:faithfulness|relevance|relevancy|correctness|accuracy|quality|"
-    r"helpfulness|groundedness|coherence|toxicity)"
-    r"|\b(?:is|was) the (?:answer|response) (?:faithful|grounded|correct|relevant|supported)"
-)
-# Cheap test before the regex: a prompt without one of these words cannot match it.
-_JUDGE_WORDS = (
-    "judge",
-    "grader",
-    "evaluat",
-    "critic",
-    "grade",
-    "assess",
-    "score",
-    "rate ",
-    "is the answer",
-    "is the response",
-    "was the answer",
-    "was the response",
-)
 _HTTP_NAME_RE = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE) /")
 _HTTP_ATTRIBUTES = ("http.request.method", "http.method", "http.route", "http.target", "url.path")
 _OFFLINE_RE = re.compile(
     r"(?:^|[\s._/-])(?:evals?|evaluations?|evaluate|experiments?|benchmarks?|datasets?|pytest)(?:$|[\s._/-])"
 )
 _EVAL_OPERATIONS = frozenset({"evaluate", "evaluation", "evaluator"})
+# Wrappers a library's evaluation run may be recorded as; they are judges by name when they call a model.
+_NAMED_WRAPPER_KINDS = frozenset({"chain", "span", "agent"})
 
 
 def is_judge(s: SpanView) -> bool:
+    return bool(judge_library(s))
+
+
+def judge_library(s: SpanView) -> str:
+    """Whose judge the span is: a library (``signatures.RAGAS`` ...), ``signatures.PEEKR``, ``signatures.GENERIC``
+    for a judge of no known library, or "" when it is no judge. A wrapper named like a library's evaluation run
+    (a ragas metric, a DeepEval metric, a LangChain eval chain) counts here; ``detect`` keeps it only when a model
+    call runs inside it."""
     if s.kind == "evaluator":
-        return True
+        return signatures.name_library(s.name) or signatures.GENERIC
+    if s.kind in _NAMED_WRAPPER_KINDS:
+        return signatures.name_library(s.name)
     if s.kind != "llm":
-        return False
+        return ""
     attrs = s.attributes
     if attrs:
         internal = attrs.get("peekr.internal")
         if internal is True or internal == "true":
-            return True
+            return signatures.PEEKR
         if str(attrs.get("gen_ai.operation.name", "")).lower() in _EVAL_OPERATIONS or "peekr.evaluator" in attrs:
-            return True
+            return signatures.GENERIC
         if any(key.startswith("gen_ai.evaluation.") for key in attrs):
-            return True
+            return signatures.GENERIC
+        if library := signatures.attribute_library(attrs):
+            return library
+    if library := signatures.name_library(s.name):
+        return library
     if _JUDGE_NAME_RE.search(s.name.lower()):
-        return True
-    for msg in s.input_messages:
-        if isinstance(msg, dict) and msg.get("role") in ("system", "developer"):
+        return _prompt_library(s.input_messages) or signatures.GENERIC
+    return _prompt_library(s.input_messages)
+
+
+def _prompt_library(messages) -> str:
+    """The judge the first messages read as. System and developer messages are judge templates by library
+    phrase or generic wording; user messages by library phrase, and by generic wording in their head only when the
+    call is a one-shot template (a single user message, no system prompt of the app's own)."""
+    texts = []
+    for msg in messages[:SCANNED_MESSAGES]:
+        if isinstance(msg, dict) and msg.get("role") in ("system", "developer", "user"):
             content = msg.get("content")
-            if isinstance(content, str) and _is_judge_prompt(content):
-                return True
-    return False
-
-
-@lru_cache(maxsize=4096)
-def _is_judge_prompt(content: str) -> bool:
-    """Cached: one app sends the same system prompt with every call, and the worker sees it trace after trace."""
-    text = content[:PROMPT_SCAN_CHARS].lower()
-    return any(word in text for word in _JUDGE_WORDS) and bool(_JUDGE_PROMPT_RE.search(text))
+            content = content if isinstance(content, str) else content_text(content)
+            if content:
+                keep = PROMPT_SCAN_CHARS if msg["role"] != "user" else _USER_SCAN_CHARS
+                texts.append((msg["role"], content[:keep]))
+    app_system = False
+    for role, text in texts:
+        if role != "user" and not signatures.is_boilerplate_system(text):
+            app_system = True
+            if library := signatures.prompt_library(text, PROMPT_SCAN_CHARS):
+                return library
+    one_shot = not app_system and sum(role == "user" for role, _ in texts) == 1
+    for role, text in texts:
+        if role == "user" and (library := signatures.prompt_library(text, signatures.USER_HEAD_CHARS * one_shot)):
+            return library
+    return ""
 
 
 def _ended_by(index: TraceIndex, s: SpanView, ms: float) -> bool:
@@ -107,11 +123,20 @@ def _answers_a_request(root: SpanView) -> bool:
 
 
 def detect(index: TraceIndex) -> list[Finding]:
-    judges = [s for s in index.spans if is_judge(s)]
-    if not judges:
+    labels = {s.span_id: label for s in index.spans if (label := judge_library(s))}
+    if not labels:
         return []
-    judge_ids = {s.span_id for s in judges}
-    judges = [s for s in judges if not any(a.span_id in judge_ids for a in index.ancestors(s))]
+    # A wrapper judged by its name only counts when it calls a model (a "faithfulness" step that calls none is
+    # the app's own code, not an LLM judge).
+    for s in index.spans:
+        if (
+            s.span_id in labels
+            and s.kind in _NAMED_WRAPPER_KINDS
+            and not any(x.kind == "llm" for x in index.subtree(s) if x is not s)
+        ):
+            del labels[s.span_id]
+    judges = [s for s in index.spans if s.span_id in labels]
+    judges = [s for s in judges if not any(a.span_id in labels for a in index.ancestors(s))]
     inside_judges = {x.span_id for j in judges for x in index.subtree(j)}
     answers = [s for s in index.spans if s.kind == "llm" and s.span_id not in inside_judges]
 
@@ -136,12 +161,14 @@ def detect(index: TraceIndex) -> list[Finding]:
         last_end = max(index.end(j) or 0.0 for j in group)
         gates = any(a.start_ms >= last_end - JITTER_MS for a in answers if index.root_of(a) is root)
         endpoint = index.op(root)
-        models = sorted({j.model for j in group if j.model})
+        models = sorted({x.model for j in group for x in index.subtree(j) if x.model})
+        library = _library_of(index, group, labels)
         who = f'"{operation}"' + (f" ({', '.join(models)})" if models else "")
         calls = "call" if len(group) == 1 else f"{len(group)} calls"
+        whose = f"{library} judge" if library != signatures.GENERIC else "judge"
         message = (
             f'Root cause: evaluation on the critical path of "{endpoint}"\n'
-            f"The judge {calls} {who} ran for {format_seconds(saving)} after the answer was ready and before "
+            f"The {whose} {calls} {who} ran for {format_seconds(saving)} after the answer was ready and before "
             f"the response returned. Evaluating in the background would save {format_seconds(saving)} per request."
         )
         if gates:
@@ -171,10 +198,17 @@ def detect(index: TraceIndex) -> list[Finding]:
                     "judge_ms": saving,
                     "root_ms": index.duration(root),
                     "may_gate_answer": gates,
+                    "library": "" if library == signatures.GENERIC else library,
                 },
             )
         )
     return findings
+
+
+def _library_of(index: TraceIndex, group: list[SpanView], labels: dict[str, str]) -> str:
+    """The library a group of judges belongs to: theirs, or else the first one named by a span inside them."""
+    found = [labels.get(x.span_id, "") for j in group for x in index.subtree(j)]
+    return next((label for label in found if label and label != signatures.GENERIC), signatures.GENERIC)
 
 
 def _union_ms(index: TraceIndex, spans: list[SpanView]) -> float:

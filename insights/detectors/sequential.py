@@ -2,8 +2,9 @@
 
 Rule. Under one parent, take the children that wait on something outside the process (llm, embedding,
 retriever, reranker, tool, guardrail, evaluator spans, and span/chain/agent wrappers that contain one), that
-finished and did not fail (failed calls are the retry-storm detector's), ordered by start. A group is sequential
-when each member started at or after the previous one ended, give or take ``JITTER_MS`` or ``JITTER_FRACTION``
+finished and did not fail (failed calls are the retry-storm detector's), ordered by start. A known evaluation
+library's judge calls are left to the judge detector (a metric's steps hand each other reformatted JSON, a
+dependency the checks below cannot see). A group is sequential when each member started at or after the previous one ended, give or take ``JITTER_MS`` or ``JITTER_FRACTION``
 of the shorter duration, and no member depends on an earlier one (``TraceIndex.sibling_deps``):
 
 - its input, its descendants' included, contains no distinctive piece of an earlier output: the first or last
@@ -46,6 +47,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from insights import fixes
+from insights.detectors import judge_signatures
+from insights.detectors.judge_critical_path import judge_library
 from insights.detectors.types import (
     IO_KINDS,
     WRAPPER_KINDS,
@@ -101,8 +104,17 @@ def detect(index: TraceIndex) -> list[Finding]:
     return findings
 
 
+# The steps of an evaluation library's metric (ragas: statements, then verdicts on them) hand each other
+# re-formatted structured output, which the dependency check cannot see; the judge detector reports them.
+_LIBRARY_JUDGES = frozenset(
+    {judge_signatures.RAGAS, judge_signatures.DEEPEVAL, judge_signatures.OPENEVALS, judge_signatures.LANGCHAIN}
+)
+
+
 def _is_candidate(index: TraceIndex, s: SpanView) -> bool:
     if s.status == "error" or index.end(s) is None:
+        return False
+    if s.kind == "llm" and judge_library(s) in _LIBRARY_JUDGES:
         return False
     return s.kind in IO_KINDS or (s.kind in WRAPPER_KINDS and index.has_io[s.span_id])
 
