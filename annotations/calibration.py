@@ -7,6 +7,9 @@ A pair is two verdicts on one reviewed item, True meaning "passed" (no failure o
   own pass rate; 1.0 when both sides agree on every pair and only one class occurs (p_e = 1);
 - the confusion matrix [[both fail, auto fails / human passes], [auto passes / human fails, both pass]],
   rows the evaluator's verdict, columns the human's, index 0 = fail, 1 = pass;
+- kappa is reported only from KAPPA_MIN_ITEMS pairs on: below that it is "not enough items". With two items
+  a coin-flip evaluator agrees with the reviewers on both a quarter of the time and shows kappa 1.00; with ten,
+  about once in a thousand (0.5**10), and the chance-correction has both classes to work with;
 - gate eligibility: an evaluator may block a release only with at least GATE_MIN_ITEMS labelled items and
   at least GATE_MIN_AGREEMENT agreement.
 
@@ -19,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 GATE_MIN_ITEMS = 50
+KAPPA_MIN_ITEMS = 10  # see the module docstring: fewer pairs give a kappa that means nothing
 GATE_MIN_AGREEMENT = 0.85
 
 
@@ -26,11 +30,12 @@ GATE_MIN_AGREEMENT = 0.85
 class Calibration:
     n: int
     agreement: float | None  # None without pairs
-    kappa: float | None
+    kappa: float | None  # None without pairs, and below KAPPA_MIN_ITEMS (see enough_items)
     confusion: list[list[int]] = field(default_factory=lambda: [[0, 0], [0, 0]])
     gate_eligible: bool = False
     status: str = ""  # one line the UI shows: where this evaluator stands
     threshold: float | None = None  # the calibrated threshold, for evaluators with values
+    enough_items: bool = False  # n >= KAPPA_MIN_ITEMS: kappa is shown
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -87,7 +92,8 @@ def calibrate(pairs: Sequence[tuple[bool, bool]], values: Sequence[tuple[float, 
     return Calibration(
         n=n,
         agreement=agreement,
-        kappa=cohens_kappa(matrix),
+        kappa=cohens_kappa(matrix) if n >= KAPPA_MIN_ITEMS else None,
+        enough_items=n >= KAPPA_MIN_ITEMS,
         confusion=matrix,
         gate_eligible=gate_eligible(n, agreement),
         status=gate_status(n, agreement),

@@ -202,7 +202,8 @@ class CalibrationOut(Schema):
     human_verdict_from: str
     n: int
     agreement: float | None
-    kappa: float | None
+    kappa: float | None = Field(description="Cohen's kappa; null below the minimum sample (enough_items false)")
+    enough_items: bool = Field(description="at least annotations.calibration.KAPPA_MIN_ITEMS reviewed items")
     confusion: list[list[int]] = Field(description="rows: evaluator fail/pass; columns: human fail/pass")
     gate_eligible: bool
     status: str

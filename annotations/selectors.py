@@ -174,7 +174,8 @@ def run_compare(*, base: RegressionRun, head: RegressionRun) -> list[dict]:
 
 
 def weekly_triage(*, project: Project, now: datetime | None = None, limit: int = 30) -> dict:
-    """The week's worst-scoring traces: lowest mean of their done scores (a failed score counts as 0).
+    """The week's worst-scoring traces: lowest mean of their done scores (a failed score counts as 0), among
+    those with something wrong (a failed score, or a mean below 1.0).
 
     Returns {"traces": [{"trace", "mean_score", "scores", "failed", "queue_ids"}], "queues", "golden_sets"}:
     the queues and golden sets are the one-click targets for every row.
@@ -200,7 +201,9 @@ def weekly_triage(*, project: Project, now: datetime | None = None, limit: int =
         .exclude(mode="shadow")  # shadow rules are shown apart, never ranked with the rest
         .values("trace_id")
         .annotate(mean=Avg(value), n=Count("id"), failed=Count("id", filter=Q(passed=False)))
-        .filter(mean__isnull=False)
+        # Only traces with something wrong: a failed score or a mean below perfect. A week with few bad traces
+        # lists few; it is never padded with traces that scored 1.00 on everything.
+        .filter(Q(failed__gt=0) | Q(mean__lt=1.0), mean__isnull=False)
         .order_by("mean", "-failed", "trace_id")[:limit]
     )
     traces = Trace.objects.in_bulk([r["trace_id"] for r in rows])

@@ -593,6 +593,8 @@ def project_allowed_tools(project: Project) -> list[str]:
 
 
 def _answer_span(spans: list[Span], preferred: Span | None) -> Span | None:
+    if preferred is not None and preferred.is_internal:  # Peekr's own judge call never stands in for the app's
+        preferred = None
     if preferred is not None and preferred.kind == "llm":
         return preferred
     llm = [s for s in spans if s.kind == "llm" and (s.output_text or s.output_messages)]

@@ -408,7 +408,8 @@ def _review_page(request, membership, item: QueueItem, form: ReviewForm) -> Http
     if wanted:
         span = trace_selectors.span_get(project=project, span_id=wanted)
     if span is None or span.trace_id != trace.pk:
-        span = item.span or (
+        preferred = item.span if item.span is not None and not item.span.is_internal else None  # never the judge's
+        span = preferred or (
             trace_selectors.span_get(project=project, span_id=trace.root_span_id) if trace.root_span_id else None
         )
     item_url = reverse("annotations:review_item", args=[project.pk, item.pk])
@@ -664,6 +665,7 @@ def calibration(request: HttpRequest, project_id: int) -> HttpResponse:
     context = {
         "rows": selectors.calibration_report(project=membership.project),
         "min_items": calibration_math.GATE_MIN_ITEMS,
+        "kappa_min_items": calibration_math.KAPPA_MIN_ITEMS,
         "min_agreement": calibration_math.GATE_MIN_AGREEMENT,
     }
     return _page(request, "annotations/calibration.html", context, membership)

@@ -34,11 +34,9 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from _env import ensure_postgres, recreate_database  # noqa: E402  (bench/_env.py, shared by the benches)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/peekr_bench_insights"
 TARGET_PER_TRACE_MS = 5.0
@@ -439,39 +439,6 @@ def load(project_id: int, n_traces: int, seed: int) -> Loaded:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Infrastructure
-
-
-def ensure_postgres(url: str) -> None:
-    import psycopg
-
-    maintenance = urllib.parse.urlparse(url)._replace(path="/postgres").geturl()
-    for attempt in range(30):
-        try:
-            psycopg.connect(maintenance, connect_timeout=3).close()
-            return
-        except psycopg.OperationalError:
-            if attempt == 0 and shutil.which("pg_ctlcluster"):
-                versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-                if versions:
-                    print(f"PostgreSQL is down: starting cluster {versions[-1]}/main")
-                    subprocess.run(
-                        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False
-                    )
-            time.sleep(0.5)
-    sys.exit(f"cannot connect to PostgreSQL at {maintenance}")
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urllib.parse.urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name.startswith("peekr_bench"):  # it drops the database: never anything but the bench's own
-        sys.exit(f"refusing to recreate database {name!r}: the bench only drops databases named peekr_bench*")
-    maintenance = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def cpu_times() -> tuple[int, int]:

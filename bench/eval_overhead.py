@@ -44,7 +44,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import ingest  # noqa: E402  (bench/ingest.py: workload, PostgreSQL, Redis and gunicorn helpers)
+import _env  # noqa: E402  (bench/_env.py: database, broker, data directory, Django)
+import ingest  # noqa: E402  (bench/ingest.py: workload and gunicorn helpers)
 import rules_cost  # noqa: E402  (bench/rules_cost.py: the RAG answer span and its config)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/peekr_bench_evals"
@@ -1215,31 +1215,27 @@ def main() -> None:
         args.rule_runs, args.evaluate_traces, args.drain_timeout = 2_000, 60, 10.0
 
     database = args.database_url.rsplit("/", 1)[-1]
-    ingest.ensure_postgres(args.database_url)
-    ingest.recreate_database(args.database_url)  # refuses any name but peekr_bench*
-    redis_client = ingest.check_redis(args.broker_url)
-    redis_client.flushdb()
-    data_dir = Path(tempfile.mkdtemp(prefix="peekr-bench-evals-"))
-    env = {
-        "DJANGO_SETTINGS_MODULE": "peekr_web.settings",
-        "PEEKR_DATABASE_URL": args.database_url,
-        "PEEKR_BROKER_URL": args.broker_url,
-        "PEEKR_DATA_DIR": str(data_dir),
-        "PEEKR_LOG_LEVEL": "WARNING",
-        "PEEKR_DEBUG": "0",
-        "PEEKR_TRACE_QUIET_SECONDS": str(args.quiet_seconds),
-        "PEEKR_JUDGE_BASE_URL": "",
-        "PEEKR_JUDGE_MODEL": "",
-        "PEEKR_JUDGE_ALLOW_PRIVATE": "1",  # the bench's judge listens on 127.0.0.1
-    }
+    bench = _env.prepare(  # a database of its own (peekr_bench* only), Redis db flushed, a fresh data dir
+        database_url=args.database_url,
+        broker_url=args.broker_url,
+        prefix="peekr-bench-evals-",
+        extra={
+            "PEEKR_TRACE_QUIET_SECONDS": str(args.quiet_seconds),
+            "PEEKR_JUDGE_BASE_URL": "",
+            "PEEKR_JUDGE_MODEL": "",
+            "PEEKR_JUDGE_ALLOW_PRIVATE": "1",  # the bench's judge listens on 127.0.0.1
+        },
+        django=False,  # set up below, inside the try: the database is dropped whatever happens
+    )
+    env, data_dir, redis_client = bench.env, bench.data_dir, bench.redis
     parts = {p.strip() for p in args.parts.split(",")}
     ingest_runs: list[IngestRun] = []
     started = datetime.now(UTC)
     try:
-        ingest.setup_django(env)
+        _env.setup_django(env)
         from peekr_web.celery import app
 
-        pg = ingest.postgres_version()
+        pg = _env.database_version().split()[-1]
         meter = CpuMeter(database)
         if "1" in parts:
             print(

@@ -1,11 +1,21 @@
-"""Ingestion benchmark: OTLP/HTTP protobuf into gunicorn + PostgreSQL (+ Redis as the Celery broker).
+"""Ingestion benchmark: OTLP/HTTP protobuf into gunicorn + PostgreSQL (+ Redis as the Celery broker) and SQLite
+(the laptop default, with the filesystem broker).
 
-    .venv/bin/python bench/ingest.py            # 50,000 spans, with 1 then 4 concurrent senders
+    .venv/bin/python bench/ingest.py            # 50,000 spans, 1 then 4 senders, on PostgreSQL then SQLite
     .venv/bin/python bench/ingest.py --quick    # 5,000 spans, a smoke run
+    .venv/bin/python bench/ingest.py --database postgresql --explain   # also: where the median and the slowest
+                                                # requests' time goes (server timing hooks, pg_stat_activity
+                                                # sampled every 50 ms, checkpoints during the run)
+    .venv/bin/python bench/ingest.py --repeat 3 # each sender count 3 times back to back (a shared machine)
+    .venv/bin/python bench/ingest.py --workers 3 --threads 2   # another gunicorn shape (plain gthread, keep-alive)
+    .venv/bin/python bench/ingest.py --no-write-queue          # SQLite without traces/write_queue.py
     .venv/bin/python bench/ingest.py --profile  # also: where one 512-span request's time goes, in-process
     .venv/bin/python bench/ingest.py --grpc     # also over OTLP/gRPC (rows "g1", "g4": manage.py peekr_grpc)
     .venv/bin/python bench/ingest.py --overload # then 64 senders at once against `make run`'s gunicorn shape
                                                 # (bench/overload.py: share of 429s, p99, accepted = stored)
+
+The server is `make run`'s (scripts/supervise.py gunicorn_argv) unless --workers/--threads say otherwise. Each
+database runs in a process of its own (Django is set up once per process); bench/_env.py prepares it.
 
 It (re)creates its own database (`peekr_bench`, never the test database), migrates it, starts
 `gunicorn peekr_web.wsgi` on a free port, and sends traces of six spans (CHAIN root, RETRIEVER with three
@@ -26,23 +36,21 @@ import os
 import platform
 import pstats
 import random
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import _env  # noqa: E402  (bench/_env.py: database, broker, data directory, Django)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -255,73 +263,120 @@ class Workload:
 # Infrastructure: PostgreSQL, Redis, Django, gunicorn
 
 
-def ensure_postgres(url: str) -> None:
-    import psycopg
-
-    maintenance = urllib.parse.urlparse(url)._replace(path="/postgres").geturl()
-    for attempt in range(30):
-        try:
-            psycopg.connect(maintenance, connect_timeout=3).close()
-            return
-        except psycopg.OperationalError:
-            if attempt == 0 and shutil.which("pg_ctlcluster"):
-                versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-                if versions:
-                    print(f"PostgreSQL is down: starting cluster {versions[-1]}/main")
-                    subprocess.run(
-                        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False
-                    )
-            time.sleep(0.5)
-    sys.exit(f"cannot connect to PostgreSQL at {maintenance}")
+# Shared with bench/retention.py and bench/eval_overhead.py (bench/_env.py); kept importable from here.
+ensure_postgres, recreate_database, check_redis = _env.ensure_postgres, _env.recreate_database, _env.check_redis
+setup_django, free_port = _env.setup_django, _env.free_port
 
 
-def recreate_database(url: str) -> None:
-    import psycopg
+SERVER_TIMING_CONF = '''\
+"""Written by bench/ingest.py --explain: one JSON line per POST /v1/traces, where its time went in the server."""
+import json
+import os
+import threading
+import time
 
-    parsed = urllib.parse.urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name.startswith("peekr_bench"):  # it drops the database: never anything but the bench's own
-        sys.exit(f"refusing to recreate database {name!r}: the bench only drops databases named peekr_bench*")
-    maintenance = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+_local = threading.local()
+_lock = threading.Lock()
+_out = None
 
 
-def check_redis(url: str):
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+def _runqueue_ns():
+    """Nanoseconds this thread has spent runnable but waiting for a CPU (the other threads' GIL time is not in it)."""
     try:
-        client.ping()
-    except redis.RedisError as exc:
-        sys.exit(f"cannot reach the Celery broker at {url}: {exc}")
-    return client
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
-def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    import django
+def _timed(owner, name, key):
+    original = getattr(owner, name)
 
-    django.setup()
-    from django.core.management import call_command
+    def timed(*args, **kwargs):
+        acc = getattr(_local, "acc", None)
+        if acc is None:
+            return original(*args, **kwargs)
+        began = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            acc[key] = acc.get(key, 0.0) + time.perf_counter() - began
 
-    call_command("migrate", verbosity=0)
+    setattr(owner, name, timed)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def post_worker_init(worker):
+    global _out
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.utils import CursorWrapper
+
+    from traces import otlp, services
+
+    _out = open(os.path.join(os.environ["PEEKR_BENCH_TIMING_DIR"], f"requests-{os.getpid()}.jsonl"), "a", buffering=1)
+    _timed(otlp, "decode_traces_request", "decode")
+    _timed(services, "spans_ingest", "ingest")
+    _timed(services, "normalize", "normalize")
+    _timed(services, "_enqueue_settle", "enqueue")
+    _timed(CursorWrapper, "execute", "sql")
+    _timed(CursorWrapper, "executemany", "sql")
+    from django.db import connections
+
+    backend = type(connections["default"])
+    if hasattr(backend, "_start_transaction_under_autocommit"):  # SQLite: BEGIN (IMMEDIATE) and the write turn
+        _timed(backend, "_start_transaction_under_autocommit", "begin")
+    _timed(BaseDatabaseWrapper, "commit", "commit")
+    try:
+        import psycopg  # COPY goes around Django's cursor
+
+        _timed(psycopg.Copy, "write_row", "sql")
+        _timed(psycopg.Copy, "__exit__", "sql")
+    except ImportError:
+        pass
+    try:
+        from traces import write_queue  # the SQLite writer queue, where there is one
+
+        _timed(write_queue, "_wait_turn", "queue_wait")
+    except (ImportError, AttributeError):
+        pass
+
+
+def pre_request(worker, req):
+    _local.acc = {}
+    rid = next((v for k, v in req.headers if k == "X-BENCH-ID"), "")
+    _local.start = (rid, time.time(), time.perf_counter(), time.thread_time(), _runqueue_ns())
+
+
+def post_request(worker, req, environ, resp):
+    acc = getattr(_local, "acc", None)
+    _local.acc = None
+    if acc is None or _out is None or req.path != "/v1/traces":
+        return
+    rid, epoch, t0, c0, q0 = _local.start
+    record = {"id": rid, "pid": os.getpid(), "tid": threading.get_ident(), "at": epoch,
+              "wall": time.perf_counter() - t0, "cpu": time.thread_time() - c0, "runq": (_runqueue_ns() - q0) / 1e9}
+    record.update(acc)
+    with _lock:
+        _out.write(json.dumps(record) + "\\n")
+'''
 
 
 class Server:
-    """gunicorn peekr_web.wsgi in its own process group, so stopping it stops its workers too."""
+    """gunicorn peekr_web.wsgi in its own process group, so stopping it stops its workers too. ``timing_dir``:
+    with the hooks of SERVER_TIMING_CONF, one JSON line per ingest request in that directory."""
 
-    def __init__(self, env: dict[str, str], workers: int, threads: int, log: Path):
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int,
+        threads: int,
+        log: Path,
+        timing_dir: Path | None = None,
+        extra_args: list[str] = (),
+    ):
         self.port = free_port()
         self.log = log
         self.workers, self.threads = workers, threads
+        self.timing_dir = timing_dir
         cmd = [
             str(Path(sys.executable).parent / "gunicorn"),
             "peekr_web.wsgi",
@@ -330,17 +385,35 @@ class Server:
             f"--bind=127.0.0.1:{self.port}",
             "--timeout=120",
             "--keep-alive=30",
+            *extra_args,
         ]
+        env = {**os.environ, **env}
+        if timing_dir is not None:
+            timing_dir.mkdir(parents=True, exist_ok=True)
+            conf = timing_dir / "gunicorn_timing_conf.py"
+            conf.write_text(SERVER_TIMING_CONF)
+            cmd.append(f"--config={conf}")
+            env["PEEKR_BENCH_TIMING_DIR"] = str(timing_dir)
         self.proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
-            env={**os.environ, **env},
+            env=env,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def timings(self) -> dict[str, dict]:
+        """Every ingest request's server-side record so far, by the client's X-Bench-Id."""
+        out = {}
+        for path in self.timing_dir.glob("requests-*.jsonl") if self.timing_dir else ():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    out[record["id"]] = record
+        return out
+
+    def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -384,6 +457,7 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     cpu_busy: float = 0.0  # % of all the machine's cores, during the run
     background: float = 0.0  # % busy just before the run, with the bench idle
+    explained: list[str] = field(default_factory=list)  # --explain
 
     @property
     def spans_per_s(self) -> float:
@@ -394,9 +468,9 @@ class RunResult:
         return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def send_all(port: int, key: str, plan: list[list[bytes]]) -> tuple[list[float], list[str]]:
+def send_all(port: int, key: str, plan: list[list[bytes]], sent: list | None = None) -> tuple[list[float], list[str]]:
     """POST every body once: one thread and one keep-alive connection per sender, each sending its own bodies
-    in order, as an exporting process does."""
+    in order, as an exporting process does. ``sent`` gets (X-Bench-Id, sender, epoch sent, latency ms) per 200."""
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -405,9 +479,10 @@ def send_all(port: int, key: str, plan: list[list[bytes]]) -> tuple[list[float],
     def sender(bodies: list[bytes], who: int):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         for i, body in enumerate(bodies):
-            began = time.perf_counter()
+            rid = f"{who}-{i}-{time.time_ns()}"
+            epoch, began = time.time(), time.perf_counter()
             try:
-                conn.request("POST", "/v1/traces", body=body, headers=headers)
+                conn.request("POST", "/v1/traces", body=body, headers={**headers, "X-Bench-Id": rid})
                 response = conn.getresponse()
                 data = response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -426,6 +501,8 @@ def send_all(port: int, key: str, plan: list[list[bytes]]) -> tuple[list[float],
                     problem = f"sender {who} request {i}: {partial.rejected_spans} spans rejected: {partial.error_message[:200]}"
             with lock:
                 latencies.append(elapsed)
+                if sent is not None and not problem:
+                    sent.append((rid, who, epoch, elapsed))
                 if problem:
                     errors.append(problem)
         conn.close()
@@ -492,8 +569,9 @@ def check_api(port: int, key: str, trace_ids: list[str]) -> tuple[int, list[str]
     return ok, problems
 
 
-def run(concurrency: int, workload: Workload, port: int, send=None) -> RunResult:
-    """One run; ``send(key, plan)`` replaces OTLP/HTTP to ``port`` (--grpc); the API check is always HTTP."""
+def run(concurrency: int, workload: Workload, port: int, send=None, server: Server | None = None) -> RunResult:
+    """One run; ``send(key, plan)`` replaces OTLP/HTTP to ``port`` (--grpc); the API check is always HTTP.
+    ``server`` started with timing hooks (--explain): the result also says where the requests' time went."""
     from traces.models import Span
     from traces.services import project_create
 
@@ -501,10 +579,17 @@ def run(concurrency: int, workload: Workload, port: int, send=None) -> RunResult
     project, key = project_create(name=f"bench-{concurrency}x-{time.time_ns()}", key_scope="admin")
     plan, trace_ids = workload.stamp(time.time_ns(), senders=concurrency)
     background = background_cpu()
+    explaining = send is None and server is not None and server.timing_dir is not None
+    sampler = DatabaseSampler() if explaining else None
+    sent_log: list = []
     cpu_before = cpu_times()
     began = time.perf_counter()
-    latencies, errors = send(key, plan) if send else send_all(port, key, plan)
+    if sampler:
+        sampler.start()
+    latencies, errors = send(key, plan) if send else send_all(port, key, plan, sent=sent_log)
     sent = time.perf_counter()
+    if sampler:
+        sampler.finish()
     deadline = sent + 120
     stored = 0
     while time.perf_counter() < deadline:
@@ -519,7 +604,7 @@ def run(concurrency: int, workload: Workload, port: int, send=None) -> RunResult
         errors.append(f"only {stored} of {workload.n_spans} spans stored after 120 s")
     api_ok, problems = check_api(port, key, trace_ids)
     errors += problems
-    return RunResult(
+    result = RunResult(
         concurrency=concurrency,
         spans=stored,
         requests=sum(len(bodies) for bodies in plan),
@@ -532,6 +617,129 @@ def run(concurrency: int, workload: Workload, port: int, send=None) -> RunResult
         cpu_busy=busy,
         background=background,
     )
+    if explaining:
+        result.explained = explain(sent_log, server.timings(), sampler)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# --explain: where a request's time goes, server side, and what the database's backends wait on meanwhile
+
+
+class DatabaseSampler(threading.Thread):
+    """Every 50 ms, what the bench database's busy backends are doing (pg_stat_activity: state, wait event), and
+    the checkpoints during the run (pg_stat_bgwriter). PostgreSQL only; on SQLite it records nothing."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        from django.db import connection
+
+        self.enabled = connection.vendor == "postgresql"
+        self.url = os.environ.get("PEEKR_DATABASE_URL", "")
+        self.stop_event = threading.Event()
+        self.samples = 0
+        self.counts: dict[tuple[str, str], int] = {}
+        self.checkpoints: tuple[int, int, float, float] = (0, 0, 0.0, 0.0)  # timed, requested, write ms, sync ms
+
+    def _bgwriter(self, conn) -> tuple[int, int, float, float]:
+        return conn.execute(
+            "SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time, checkpoint_sync_time FROM pg_stat_bgwriter"
+        ).fetchone()
+
+    def run(self) -> None:
+        if not self.enabled:
+            return
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            before = self._bgwriter(conn)
+            while not self.stop_event.wait(0.05):
+                rows = conn.execute(
+                    "SELECT state, coalesce(wait_event_type || ':' || wait_event, 'on CPU') FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                    " AND state <> 'idle'"
+                ).fetchall()
+                self.samples += 1
+                for state, wait in rows:
+                    key = ("in transaction, waiting for the app", "") if state.startswith("idle in") else (state, wait)
+                    self.counts[key] = self.counts.get(key, 0) + 1
+            after = self._bgwriter(conn)
+            self.checkpoints = tuple(a - b for a, b in zip(after, before, strict=True))
+
+    def finish(self) -> None:
+        self.stop_event.set()
+        self.join()
+
+
+COMPONENTS = (  # (key in the server's record, label); times in seconds
+    ("queue", "in gunicorn before the view (client - server wall)"),
+    ("wall", "server wall (pre_request .. post_request)"),
+    ("cpu", "  the thread's own CPU"),
+    ("runq", "  runnable, waiting for a core"),
+    ("gil", "  neither (GIL, I/O, lock waits outside SQL)"),
+    ("decode", "  decode (protobuf -> RawSpan)"),
+    ("normalize", "  normalize (conventions, pricing)"),
+    ("ingest", "  spans_ingest"),
+    ("queue_wait", "    waiting for the process's write turn"),
+    ("begin", "    BEGIN (SQLite: the write turn + lock, in SQL too)"),
+    ("sql", "    SQL (Django cursor + COPY)"),
+    ("commit", "    COMMIT (WAL flush)"),
+    ("enqueue", "    enqueue trace_settle"),
+)
+
+
+def explain(sent_log: list, timings: dict[str, dict], sampler: DatabaseSampler | None) -> list[str]:
+    """The median request beside the slowest ones, component by component; how many ingest requests the same
+    process was serving at once; and the database's side."""
+    rows = []
+    for rid, _who, epoch, latency_ms in sent_log:
+        record = timings.get(rid)
+        if record is None:
+            continue
+        r = dict(record)
+        r["latency"] = latency_ms / 1000
+        r["queue"] = max(0.0, r["latency"] - r["wall"])
+        r["gil"] = max(0.0, r["wall"] - r["cpu"] - r["runq"] - r.get("sql", 0) - r.get("commit", 0) - r.get("begin", 0))
+        r["epoch"] = epoch
+        rows.append(r)
+    if not rows:
+        return ["(no server timings matched the requests)"]
+    # Requests the same worker process had in flight at once (its threads share one GIL).
+    for r in rows:
+        start, end = r["at"], r["at"] + r["wall"]
+        r["siblings"] = sum(
+            1 for o in rows if o is not r and o["pid"] == r["pid"] and o["at"] < end and o["at"] + o["wall"] > start
+        )
+    rows.sort(key=lambda r: r["latency"])
+    n = len(rows)
+    middle = rows[max(0, n // 2 - 2) : n // 2 + 3]
+    tail = rows[-max(2, n // 50) :]
+
+    def mean(group, key):
+        return statistics.mean(r.get(key, 0.0) for r in group) * 1000
+
+    out = [
+        f"  where the time goes (ms, mean of the {len(middle)} requests around the median | of the slowest {len(tail)}):",
+        f"    {'client latency':<52}{mean(middle, 'latency'):>7.0f} | {mean(tail, 'latency'):>7.0f}",
+    ]
+    for key, label in COMPONENTS:
+        if any(key in r for r in rows):
+            out.append(f"    {label:<52}{mean(middle, key):>7.0f} | {mean(tail, key):>7.0f}")
+    sib = statistics.mean(r["siblings"] for r in middle), statistics.mean(r["siblings"] for r in tail)
+    out.append(f"    {'other ingest requests in the same process at once':<52}{sib[0]:>7.1f} | {sib[1]:>7.1f}")
+    per_pid: dict[int, int] = {}
+    for r in rows:
+        per_pid[r["pid"]] = per_pid.get(r["pid"], 0) + 1
+    out.append(f"    requests per worker process: {sorted(per_pid.values(), reverse=True)}")
+    if sampler is not None and sampler.enabled and sampler.samples:
+        timed, requested, write_ms, sync_ms = sampler.checkpoints
+        out.append(
+            f"  PostgreSQL during the run: {timed} timed + {requested} requested checkpoint(s) "
+            f"(write {write_ms:,.0f} ms, sync {sync_ms:,.0f} ms); busy backends per 50 ms sample:"
+        )
+        for (state, wait), count in sorted(sampler.counts.items(), key=lambda kv: -kv[1])[:8]:
+            out.append(f"    {count / sampler.samples:5.2f}  {state}{' / ' + wait if wait else ''}")
+    return out
 
 
 def storage() -> dict[str, float]:
@@ -539,6 +747,11 @@ def storage() -> dict[str, float]:
 
     from traces.models import Span, Trace
 
+    if connection.vendor == "sqlite":
+        name = Path(connection.settings_dict["NAME"])
+        size = sum(p.stat().st_size for p in name.parent.glob(name.name + "*"))
+        spans = Span.objects.count()
+        return {"spans": spans, "file": size / max(1, spans)}
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE traces_span")  # dead tuples of upserts are not stored data
         cur.execute("VACUUM ANALYZE traces_trace")
@@ -670,6 +883,33 @@ def profile(workload: Workload, n_bodies: int = 9) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def server_shape(args, env: dict[str, str]) -> dict:
+    """`make run`'s gunicorn shape for this database (scripts/supervise.py gunicorn_argv), unless --workers /
+    --threads say otherwise: what ships is what is measured."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import supervise
+
+    argv = supervise.gunicorn_argv(sys.executable, {**os.environ, **env}, Path(env["PEEKR_DATA_DIR"]))
+    options = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith("--")}
+    workers = args.workers or int(options.get("--workers", 2))
+    threads = args.threads or int(options.get("--threads", 1))
+    kept = ("--worker-class", "--worker-connections", "--keep-alive", "--backlog", "--max-requests")
+    own = not (args.workers or args.threads)  # else plain gthread (keep-alive, any load accepted): the old shape
+    extra = [f"{k}={options[k]}" for k in kept if k in options] if own else []
+    own = "make run's shape, " if own else ""
+    return {
+        "workers": workers,
+        "threads": threads,
+        "extra": extra,
+        "label": f"{own}{workers} workers x {threads} threads" + (f" ({' '.join(extra)})" if extra else " (gthread)"),
+    }
+
+
+def queued_files(data_dir: Path) -> int:
+    """Messages waiting in the filesystem broker (SQLite runs)."""
+    return sum(1 for _ in (data_dir / "broker" / "queue").glob("*"))
+
+
 def postgres_version() -> str:
     from django.db import connection
 
@@ -683,8 +923,20 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=50_000, help="spans per run (default 50,000)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5,000 spans")
     parser.add_argument("--concurrency", default="1,4", help="comma-separated sender counts (default 1,4)")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes (default 3)")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
+    parser.add_argument(
+        "--database", choices=["postgresql", "sqlite", "both"], default="both",
+        help="PostgreSQL (--database-url, recreated) and/or SQLite in a fresh data dir, the laptop default (default both)",
+    )  # fmt: skip
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: make run's shape)")
+    parser.add_argument("--threads", type=int, help="threads per gunicorn worker (default: make run's shape)")
+    parser.add_argument(
+        "--no-write-queue", action="store_true", help="SQLite: Django's own backend, writers wait on the busy timeout"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per sender count, back to back (default 1)")
+    parser.add_argument(
+        "--explain", action="store_true",
+        help="server timing hooks + pg_stat_activity sampling: where the median and the slowest requests' time goes",
+    )  # fmt: skip
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="recreated on every run")
     parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="flushed at the end (a bench-only db)")
     parser.add_argument("--profile", action="store_true", help="also profile decode + spans_ingest in-process")
@@ -700,28 +952,32 @@ def main() -> None:
     parser.add_argument(
         "--overload-limits", default="2", help="PEEKR_INGEST_MAX_CONCURRENCY values, 0 = none (default 2)"
     )
-    parser.add_argument("--overload-workers", type=int, default=2, help="gunicorn workers (default 2, make run)")
-    parser.add_argument("--overload-threads", type=int, default=4, help="threads per worker (default 4, make run)")
+    parser.add_argument("--overload-workers", type=int, help="gunicorn workers (default: make run's shape)")
+    parser.add_argument("--overload-threads", type=int, help="threads per worker (default: make run's shape)")
     args = parser.parse_args()
     n_spans = 5_000 if args.quick else args.spans
     levels = [int(c) for c in args.concurrency.split(",") if c.strip() and int(c) > 0]  # 0: overload only
 
-    ensure_postgres(args.database_url)
-    recreate_database(args.database_url)
-    redis_client = check_redis(args.broker_url)
-    redis_client.flushdb()
-    data_dir = Path(tempfile.mkdtemp(prefix="peekr-bench-"))
-    env = {
-        "DJANGO_SETTINGS_MODULE": "peekr_web.settings",
-        "PEEKR_DATABASE_URL": args.database_url,
-        "PEEKR_BROKER_URL": args.broker_url,
-        "PEEKR_DATA_DIR": str(data_dir),
-        "PEEKR_LOG_LEVEL": "WARNING",
-        "PEEKR_DEBUG": "0",
+    if args.database == "both":  # one process per database: Django is set up once per process
+        for database in ("postgresql", "sqlite"):
+            argv = [a for a in sys.argv[1:] if not a.startswith("--database=")]
+            if "--database" in argv:
+                i = argv.index("--database")
+                del argv[i : i + 2]
+            subprocess.run([sys.executable, __file__, *argv, f"--database={database}"], check=False)
+        return
+    sqlite = args.database == "sqlite"
+    bench = _env.prepare(
+        database_url=_env.SQLITE if sqlite else args.database_url,
+        broker_url=args.broker_url,
+        prefix="peekr-bench-",
         # On by default, as in production: every project masks emails, cards and SSNs and hashes user ids.
-        "PEEKR_REDACT_AT_INGEST": "0" if args.no_redact else "1",
-    }
-    setup_django(env)
+        extra={
+            "PEEKR_REDACT_AT_INGEST": "0" if args.no_redact else "1",
+            "PEEKR_SQLITE_WRITE_QUEUE": "0" if args.no_write_queue else "1",
+        },
+    )
+    env, data_dir, redis_client = bench.env, bench.data_dir, bench.redis
     from traces.services import project_create
 
     print(f"building {n_spans:,} spans ...", end=" ", flush=True)
@@ -731,41 +987,51 @@ def main() -> None:
     body_kb = statistics.mean(len(b) for b in bodies) / 1024
     print(f"{time.perf_counter() - began:.1f} s")
 
-    server = Server(env, args.workers, args.threads, data_dir / "gunicorn.log")
+    shape = server_shape(args, env)
+    server = Server(
+        env,
+        shape["workers"],
+        shape["threads"],
+        data_dir / "gunicorn.log",
+        timing_dir=data_dir / "timing" if args.explain else None,
+        extra_args=shape["extra"],
+    )
     results: list[RunResult] = []
     profile_lines: list[str] = []
     overloads = []
     try:
         server.wait_ready()
         _, warm_key = project_create(name="bench-warm-up")
-        warm_up(server.port, warm_key, 4 * args.workers * args.threads)
+        warm_up(server.port, warm_key, 4 * shape["workers"] * shape["threads"])
         for concurrency in levels:
-            print(f"sending with {concurrency} sender(s) ...", flush=True)
-            results.append(run(concurrency, workload, server.port))
+            for _ in range(args.repeat):
+                print(f"sending with {concurrency} sender(s) ...", flush=True)
+                results.append(run(concurrency, workload, server.port, server=server))
         if args.grpc:
             results += run_grpc(args, workload, env, data_dir, server.port, levels)
-        queued = redis_client.llen("celery")
+        queued = redis_client.llen("celery") if redis_client is not None else queued_files(data_dir)
         sizes = storage() if results else {}
-        pg = postgres_version()
-        if args.profile:
+        pg = _env.database_version()
+        if args.profile and not sqlite:
             profile_lines = profile(workload)
         server.stop()
         if args.overload:
             overloads = run_overloads(args, workload, env, data_dir)
     finally:
         server.stop()
-        redis_client.flushdb()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        bench.close()
 
     print()
     print(
         f"Peekr ingest benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, PostgreSQL {pg}"
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {pg}"
     )
     print(
-        f"server: gunicorn peekr_web.wsgi, {args.workers} workers x {args.threads} threads (gthread); Celery broker "
-        f"Redis ({queued} trace_settle messages queued, no worker); client on the same machine; privacy redaction "
+        f"server: gunicorn peekr_web.wsgi, {shape['label']}; Celery broker "
+        f"{'filesystem' if sqlite else 'Redis'} ({queued} trace_settle messages queued, no worker); client on the "
+        "same machine; privacy redaction "
         + ("off (--no-redact)" if args.no_redact else "on (project defaults)")
+        + ("; SQLite write queue off (--no-write-queue)" if sqlite and args.no_write_queue else "")
     )
     print(
         f"load: {workload.n_spans:,} spans per run = {len(workload.traces):,} traces x {SPANS_PER_TRACE} spans, "
@@ -788,11 +1054,14 @@ def main() -> None:
         f"{'target':>7} | {f'>= {TARGET_SPANS_PER_S:,}':>8} | {'':>6} | {'':>8} | {'':>7} | {f'< {TARGET_P99_MS}':>7} |"
     )
     print()
-    print(
-        f"stored: {sizes['span_total']:,.0f} bytes per span (heap {sizes['span_heap']:,.0f} + TOAST "
-        f"{sizes['span_toast']:,.0f} + indexes {sizes['span_indexes']:,.0f}), {sizes['trace_total']:,.0f} bytes per "
-        f"trace; {sizes['spans']:,} spans, {sizes['traces']:,} traces in the database"
-    )
+    if sqlite:
+        print(f"stored: {sizes['file']:,.0f} bytes per span in the SQLite file (+ WAL); {sizes['spans']:,} spans")
+    else:
+        print(
+            f"stored: {sizes['span_total']:,.0f} bytes per span (heap {sizes['span_heap']:,.0f} + TOAST "
+            f"{sizes['span_toast']:,.0f} + indexes {sizes['span_indexes']:,.0f}), {sizes['trace_total']:,.0f} bytes "
+            f"per trace; {sizes['spans']:,} spans, {sizes['traces']:,} traces in the database"
+        )
     for r in results:
         met = r.spans_per_s >= TARGET_SPANS_PER_S and r.pct(0.99) < TARGET_P99_MS
         print(f"{getattr(r, 'label', '')}{r.concurrency} sender(s): {'meets' if met else 'MISSES'} the targets", end="")
@@ -804,6 +1073,10 @@ def main() -> None:
         "(gunicorn, PostgreSQL, this client) during the run; idle load: busy with the bench idle, just before "
         "(other tenants of the machine)."
     )
+    for r in results:
+        if r.explained:
+            print(f"\n{getattr(r, 'label', '')}{r.concurrency} sender(s), --explain:")
+            print("\n".join(r.explained))
     if profile_lines:
         print()
         print("\n".join(profile_lines))
@@ -836,6 +1109,8 @@ def run_overloads(args, workload: Workload, env: dict[str, str], data_dir: Path)
     sys.modules.setdefault("ingest", sys.modules[__name__])
     import overload
 
+    shape = server_shape(argparse.Namespace(workers=args.overload_workers, threads=args.overload_threads), env)
+    args.overload_workers, args.overload_threads = shape["workers"], shape["threads"]
     results = []
     for limit in (int(v) for v in args.overload_limits.split(",") if v.strip()):
         print(f"overload: {args.overload_senders} senders, PEEKR_INGEST_MAX_CONCURRENCY={limit} ...", flush=True)
@@ -843,6 +1118,7 @@ def run_overloads(args, workload: Workload, env: dict[str, str], data_dir: Path)
             overload.run_overload(
                 workload, env, data_dir, limit=limit, senders=args.overload_senders, seconds=args.overload_seconds,
                 workers=args.overload_workers, threads=args.overload_threads, rounds=args.overload_rounds,
+                extra_args=shape["extra"],
             )
         )  # fmt: skip
     return results

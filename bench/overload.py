@@ -126,7 +126,7 @@ def plan_bodies(workload, senders: int, rounds: int) -> list[list[tuple[bytes, i
 
 
 def run_overload(workload, env: dict[str, str], log_dir, *, limit: int, senders: int, seconds: float,
-                 workers: int, threads: int, rounds: int) -> OverloadResult:  # fmt: skip
+                 workers: int, threads: int, rounds: int, extra_args=()) -> OverloadResult:  # fmt: skip
     from traces.services import project_create
 
     bodies = plan_bodies(workload, senders, rounds)
@@ -137,7 +137,9 @@ def run_overload(workload, env: dict[str, str], log_dir, *, limit: int, senders:
         offered_spans=sum(n for sender in bodies for _, n in sender),
     )
     server_env = {**env, "PEEKR_INGEST_MAX_CONCURRENCY": str(limit)}
-    server = ingest.Server(server_env, workers, threads, log_dir / f"gunicorn-overload-{limit}.log")
+    server = ingest.Server(
+        server_env, workers, threads, log_dir / f"gunicorn-overload-{limit}.log", extra_args=list(extra_args)
+    )
     try:
         server.wait_ready()
         _, warm_key = project_create(name=f"bench-overload-warm-{limit}-{time.time_ns()}")

@@ -25,17 +25,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ingest as ib  # noqa: E402  (bench/ingest.py: workload, gunicorn, PostgreSQL and Redis helpers)
+import _env  # noqa: E402  (bench/_env.py: database, broker, data directory, Django)
+import ingest as ib  # noqa: E402  (bench/ingest.py: workload, gunicorn)
 
 ROOT = ib.ROOT
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/peekr_bench_retention"
@@ -190,22 +189,13 @@ def main() -> None:
     parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL, help="flushed before and after")
     args = parser.parse_args()
 
-    ib.ensure_postgres(args.database_url)
-    ib.recreate_database(args.database_url)
-    redis_client = ib.check_redis(args.broker_url)
-    redis_client.flushdb()
-    data_dir = Path(tempfile.mkdtemp(prefix="peekr-bench-retention-"))
-    env = {
-        "DJANGO_SETTINGS_MODULE": "peekr_web.settings",
-        "PEEKR_DATABASE_URL": args.database_url,
-        "PEEKR_BROKER_URL": args.broker_url,
-        "PEEKR_DATA_DIR": str(data_dir),
-        "PEEKR_LOG_LEVEL": "WARNING",
-        "PEEKR_DEBUG": "0",
-        "PEEKR_RETENTION_BATCH": str(args.batch),
-        "PEEKR_RETENTION_PAUSE_SECONDS": str(args.pause),
-    }
-    ib.setup_django(env)
+    bench = _env.prepare(
+        database_url=args.database_url,
+        broker_url=args.broker_url,
+        prefix="peekr-bench-retention-",
+        extra={"PEEKR_RETENTION_BATCH": str(args.batch), "PEEKR_RETENTION_PAUSE_SECONDS": str(args.pause)},
+    )
+    env, data_dir = bench.env, bench.data_dir
     from django.db import connection
 
     from traces import partitions
@@ -282,8 +272,7 @@ def main() -> None:
         drop_s = measure("during drop", drop)
     finally:
         server.stop()
-        redis_client.flushdb()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        bench.close()
 
     print()
     print(

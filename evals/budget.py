@@ -16,15 +16,10 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from evals.cost import judgement_tokens
 from evals.evaluators.types import EvalTarget
 from evals.models import EvalRule, JudgeCall, Score
 from traces.pricing import cost_for
-
-# Chat calls one judgement makes, and the tokens a judge prompt adds to its inputs (instructions, schema).
-CALLS_PER_JUDGEMENT = {"faithfulness": 2, "answer_relevancy": 3, "context_precision": 1, "rubric": 1}
-PROMPT_OVERHEAD_TOKENS = 600
-OUTPUT_TOKENS_PER_CALL = 400
-CHARS_PER_TOKEN = 4
 
 
 def spent_today(rule: EvalRule, day: date | None = None) -> float:
@@ -39,14 +34,20 @@ def estimate_cost(*, evaluator: str, target: EvalTarget, model: str, prices: dic
     Context precision makes one call per retrieved document. An unknown price estimates 0 (its calls cost 0
     in the ledger too, so a cap on an unpriced model cannot be enforced; the rule page says the cost is unknown).
     """
+    input_tokens, output_tokens = judgement_tokens(
+        evaluator, judged_chars(evaluator, target), documents=len(target.context)
+    )
+    return cost_for(model, input_tokens, output_tokens, prices) or 0.0
+
+
+def judged_chars(evaluator: str, target: EvalTarget) -> int:
+    """The characters of inputs one judgement of ``target`` sends, capped as the judge caps them."""
     budget = settings.PEEKR_JUDGE_MAX_INPUT_CHARS
     chars = min(budget, len(target.input_text or "") + len(target.output_text or "") + sum(map(len, target.context)))
-    calls = CALLS_PER_JUDGEMENT.get(evaluator, 1)
     if evaluator == "context_precision":
         calls = max(1, len(target.context))
         chars = min(budget, chars + len(target.output_text or "") * (calls - 1))
-    input_tokens = chars // CHARS_PER_TOKEN + PROMPT_OVERHEAD_TOKENS * calls
-    return cost_for(model, input_tokens, OUTPUT_TOKENS_PER_CALL * calls, prices) or 0.0
+    return chars
 
 
 def budget_reserve(*, rule: EvalRule, score: Score, estimate: float, model: str) -> JudgeCall | None:

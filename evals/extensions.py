@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
-from evals.selectors import scores_for_traces, trace_pks_matching_scores, trace_score_annotations
+from evals.selectors import scores_for_traces, trace_pks_matching_scores, trace_score_annotations, trace_score_sort
 from evals.services import evaluator_names, trace_evaluate_sync
 from traces import extensions
 from traces.extensions import Badge, TraceListColumn, TraceListFilter
@@ -75,15 +75,22 @@ def _score_fields() -> dict:
         "score_below": forms.FloatField(
             required=False, widget=forms.NumberInput(attrs={"placeholder": "Score below", "step": "any"})
         ),
+        "score_above": forms.FloatField(
+            required=False, widget=forms.NumberInput(attrs={"placeholder": "Score above", "step": "any"})
+        ),
+        "rule": forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Rule"})),
     }
 
 
 def _score_matching(*, project, data: dict):
     """Traces with one done score meeting every given condition, as a subquery; None when no condition is set."""
     evaluator, failed, below = data.get("evaluator") or "", bool(data.get("failed")), data.get("score_below")
-    if not (evaluator or failed or below is not None):
+    above, rule = data.get("score_above"), data.get("rule") or ""
+    if not (evaluator or failed or below is not None or above is not None or rule):
         return None
-    return trace_pks_matching_scores(project=project, evaluator=evaluator, failed=failed, below=below)
+    return trace_pks_matching_scores(
+        project=project, evaluator=evaluator, failed=failed, below=below, above=above, rule=rule
+    )
 
 
 def evaluate_now(trace_pks: list[int]) -> list[dict]:
@@ -95,7 +102,9 @@ def evaluate_now(trace_pks: list[int]) -> list[dict]:
 def register() -> None:
     extensions.span_decorator_register(span_score_badges, order=10)
     extensions.trace_list_column_register(
-        TraceListColumn("scores", "Scores", trace_score_annotations, "evals/_trace_list_scores.html")
+        TraceListColumn(
+            "score", "Scores", trace_score_annotations, "evals/_trace_list_scores.html", sort=trace_score_sort
+        )
     )
     extensions.trace_list_filter_register(
         TraceListFilter("scores", _score_fields, _score_matching, "evals/_trace_list_filters.html")

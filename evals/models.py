@@ -238,3 +238,65 @@ class Feedback(models.Model):
     value = models.FloatField(null=True, blank=True)
     user_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+
+class Backfill(models.Model):
+    """One run of a rule on existing traces (a time range and a trace filter), done by the worker in batches.
+
+    Its scores are the live path's (evals.services.traces_evaluate_batch restricted to the rule): the same
+    unique keys, so a trace scored live or by an earlier backfill is not scored twice. ``cursor`` is the last
+    trace pk done (batches go in pk order); cancelling stops it before its next batch.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+
+    project = models.ForeignKey("traces.Project", on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(EvalRule, on_delete=models.CASCADE, related_name="backfills")
+    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    filters = models.JSONField(default=dict, blank=True)  # traces.selectors.TraceFilters fields, as strings
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.IntegerField(default=0)  # traces the range and filter matched when it was started
+    done = models.IntegerField(default=0)
+    judgements = models.IntegerField(default=0)  # judge evaluations it queued (they run on the judges queue)
+    cursor = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["rule", "-created_at"], name="backfill_rule")]
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100 if not self.active else 0
+        return min(100, round(self.done * 100 / self.total))
+
+    def eta_seconds(self, now=None) -> float | None:
+        """Seconds left at the pace so far; None before the first batch or once finished."""
+        if not self.active or not self.started_at or not self.done or self.done >= self.total:
+            return None
+        elapsed = ((now or timezone.now()) - self.started_at).total_seconds()
+        return elapsed / self.done * (self.total - self.done)
+
+    @property
+    def eta(self) -> str:
+        seconds = self.eta_seconds()
+        if seconds is None:
+            return ""
+        if seconds < 60:
+            return f"about {max(1, round(seconds))} s left"
+        return f"about {round(seconds / 60)} min left"

@@ -9,7 +9,11 @@ from evals.models import EvalRule, JudgeCall, Mode, Score
 
 def scores_for_traces(*, trace_pks: list[int]) -> list[dict]:
     rows = Score.objects.filter(trace_id__in=trace_pks).select_related("trace", "span").order_by("trace_id", "pk")
-    return [{**s.as_dict(), "trace_id": s.trace.trace_id, "span_id": s.span.span_id if s.span else None} for s in rows]
+    return [
+        {**s.as_dict(), "trace_id": s.trace.trace_id, "span_id": s.span.span_id if s.span else None,
+         "span_name": s.span.name if s.span else ""}  # a score is shown with the span it judged
+        for s in rows
+    ]  # fmt: skip
 
 
 def projects_with_trigger(*, project_ids, trigger: str) -> set[int]:
@@ -94,8 +98,17 @@ def trace_score_annotations() -> dict:
     }
 
 
-def trace_pks_matching_scores(*, project, evaluator: str = "", failed: bool = False, below: float | None = None):
-    """Pks of the traces with one done score meeting every given condition, as a subquery (not run here)."""
+def trace_pks_matching_scores(
+    *,
+    project,
+    evaluator: str = "",
+    failed: bool = False,
+    below: float | None = None,
+    above: float | None = None,
+    rule: str = "",
+):
+    """Pks of the traces with one done score meeting every given condition, as a subquery (not run here).
+    rule: the name of the rule that scored it (with failed: "the traces this rule failed")."""
     scores = Score.objects.filter(_EVALUATED, project=project, status=Score.Status.DONE)
     if evaluator:
         scores = scores.filter(evaluator=evaluator)
@@ -103,7 +116,25 @@ def trace_pks_matching_scores(*, project, evaluator: str = "", failed: bool = Fa
         scores = scores.filter(passed=False)
     if below is not None:
         scores = scores.filter(value__lt=below)
+    if above is not None:
+        scores = scores.filter(value__gt=above)
+    if rule:
+        scores = scores.filter(rule__name=rule)
     return scores.values("trace_id")
+
+
+def trace_score_sort():
+    """The trace's lowest done score (what "sort by score" orders on: worst first ascending), NULL if unscored."""
+    from django.db.models import FloatField, Min, OuterRef, Subquery
+
+    lowest = (
+        Score.objects.filter(_EVALUATED, trace_id=OuterRef("pk"), status=Score.Status.DONE, value__isnull=False)
+        .order_by()
+        .values("trace_id")
+        .annotate(v=Min("value"))
+        .values("v")
+    )
+    return Subquery(lowest, output_field=FloatField())
 
 
 def rule_latest_scores(*, rule: EvalRule, limit: int = 50) -> list[Score]:

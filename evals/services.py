@@ -27,6 +27,7 @@ from evals.connections import JudgeConnectionInvalid, judge_connection_for, judg
 from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
 from evals.models import TRIGGERS, EvalRule, Feedback, JudgeCacheEntry, JudgeCall, JudgeConnection, Mode, Score
 from peekr_web.errors import Invalid
+from traces import lean
 from traces.models import Project, Span, Trace
 from traces.privacy import custom_patterns_of as privacy_custom_patterns
 
@@ -226,7 +227,7 @@ def _target_from_span(span: Span) -> EvalTarget:
         input_tokens=span.input_tokens,
         output_tokens=span.output_tokens,
         cost=span.cost,
-        attributes=span.attributes or {},
+        attributes=lean.raw_attributes(span),  # as sent: rules may read any key (traces.lean)
     )
 
 
@@ -462,11 +463,11 @@ def trace_evaluate(*, trace_pk: int, judges_inline: bool = False, deadline: floa
     return pending
 
 
-def traces_evaluate_batch(*, trace_pks: list[int]) -> list[int]:
+def traces_evaluate_batch(*, trace_pks: list[int], only_rule: EvalRule | None = None) -> list[int]:
     """trace_evaluate for a batch, in a fixed number of queries whatever its size: the traces, their spans, the
     thumbs-down among them, the rules of each project once, ONE upsert of every rule score, one read and one
     bulk update for the write-back onto the spans. Judge scores are created per sampled trace. Returns the
-    pending judge score ids."""
+    pending judge score ids. ``only_rule``: that rule alone (a backfill, evals.backfill), the same keys."""
     traces = list(Trace.objects.select_related("project").filter(pk__in=trace_pks, is_internal=False).order_by("pk"))
     spans_of: dict[int, list[Span]] = {t.pk: [] for t in traces}
     for span in Span.objects.filter(trace_id__in=list(spans_of), is_internal=False):
@@ -483,6 +484,8 @@ def traces_evaluate_batch(*, trace_pks: list[int]) -> list[int]:
         spans = spans_of[trace.pk]
         if not spans:
             continue
+        if only_rule is not None:
+            rules_of[trace.project_id] = [only_rule] if only_rule.project_id == trace.project_id else []
         if trace.project_id not in rules_of:
             rules_of[trace.project_id] = [
                 r for r in rules_for_project(project=trace.project) if r.status == EvalRule.Status.ACTIVE
@@ -656,7 +659,9 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False, deadline_s: f
     """
     from evals.judges import JUDGES
 
-    score = Score.objects.select_related("rule__judge_connection", "span", "trace").filter(pk=score_pk).first()
+    score = (
+        Score.objects.select_related("rule__judge_connection", "span", "trace", "project").filter(pk=score_pk).first()
+    )
     if score is None or score.status != Score.Status.PENDING:  # done, skipped or failed for good: nothing to do
         return
     rule, span = score.rule, score.span
@@ -684,7 +689,8 @@ def judge_score_run(*, score_pk: int, final_attempt: bool = False, deadline_s: f
         result.details = {**result.details, "cached": True}
         _score_finish(score, result)
         return
-    estimate = estimate_cost(evaluator=score.evaluator, target=target, model=judge.model)
+    prices = score.project.price_overrides or None  # the project's prices price its judge calls too
+    estimate = estimate_cost(evaluator=score.evaluator, target=target, model=judge.model, prices=prices)
     reservation = budget_reserve(rule=rule, score=score, estimate=estimate, model=judge.model)
     if reservation is None:
         _score_finish(score, EvalResult(status=Score.Status.SKIPPED, error=over_cap_reason(rule)))
@@ -705,6 +711,7 @@ def _judge_call(score, rule, judge, target, config, reservation, final_attempt, 
         model=judge.model,
         guarded=judge.guarded,
         timeout_s=min(30.0, deadline_s) if deadline_s else 30.0,
+        price_overrides=score.project.price_overrides or None,
     )
     try:
         result = judge_sync(score.evaluator, target, config, judge_config, deadline_s=deadline_s)

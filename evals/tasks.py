@@ -27,3 +27,21 @@ def run_judge(self, score_pk: int) -> None:
 def requeue_stale() -> int:
     """Beat: judge scores pending for too long are enqueued again."""
     return services.judge_requeue_stale()
+
+
+@shared_task(name="evals.backfill_run", bind=True, soft_time_limit=240, time_limit=300, max_retries=3)
+def backfill_run(self, backfill_pk: int) -> None:
+    """One batch of a backfill, then the next batch as a task of its own (so a cancel stops it in between)."""
+    from django.db import DatabaseError
+
+    from evals import backfill
+
+    try:
+        more = backfill.backfill_step(backfill_pk=backfill_pk)
+    except DatabaseError as exc:
+        raise self.retry(countdown=2**self.request.retries, exc=exc) from None
+    except Exception as exc:
+        backfill.backfill_fail(backfill_pk=backfill_pk, error=f"{type(exc).__name__}: {exc}")
+        raise
+    if more:
+        backfill_run.delay(backfill_pk)

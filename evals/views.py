@@ -9,17 +9,23 @@ by a read-only member is a 404 too.
 from __future__ import annotations
 
 import math
+from datetime import UTC as dt_timezone
+from datetime import timedelta
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from evals import connections, modes, selectors, services
+from evals import backfill, connections, modes, projection, selectors, services
+from evals.cost import arithmetic, count, usd
 from evals.forms import EvalRuleForm, JudgeConnectionForm
 from evals.lag_chart import lag_chart
-from evals.models import EvalRule
+from evals.models import Backfill, EvalRule
 from peekr_web.errors import sentence
 from traces import selectors as trace_selectors
 from traces.access import Action, membership_for, requires, role_can
@@ -160,7 +166,59 @@ def rule_create(request: HttpRequest, project_id: int) -> HttpResponse:
             audit_request(request, project=project, action="rule.create", target=rule.name)
             messages.success(request, f"Rule “{rule.name}” created.")
             return redirect("evals:rule_detail", project_id=project.pk, rule_id=rule.pk)
-    return _page(request, "evals/rule_detail.html", {"rule": None, "form": form}, membership)
+    return _page(request, "evals/rule_detail.html", {"rule": None, "form": form, "preview_rule_id": ""}, membership)
+
+
+# --- Projected cost, before saving: the form posts its fields here as they change (htmx) ---
+
+FORM_DEFAULTS = {
+    "name": "", "target": EvalRule.Target.SPAN, "filter_kind": "", "filter_name": "", "filter_model": "",
+    "filter_service": "", "filter_tags": "", "evaluators": [], "sample_rate": 100.0, "triggers": [],
+    "judge_model": "", "judge_connection": None, "daily_cost_cap": None, "rubric_criteria": "", "rubric_min": 1,
+    "rubric_max": 5, "rubric_pass_threshold": None, "allowed_tools": "", "max_turns": None,
+}  # fmt: skip
+
+
+def preview_rule(project, data, rule: EvalRule | None) -> EvalRule:
+    """The unsaved rule the form describes so far; a field that does not validate yet keeps its default."""
+    form = EvalRuleForm(data, connections=connections.judge_connections(project=project))
+    form.is_valid()
+    form.cleaned_data = {**FORM_DEFAULTS, **{k: v for k, v in form.cleaned_data.items() if v is not None}}
+    fields = form.rule_fields(config=rule.config if rule else None)
+    conn_id = fields.pop("judge_connection_id")
+    preview = EvalRule(project=project, pk=rule.pk if rule else None, **fields)
+    if conn_id and project.judge_connections.filter(pk=conn_id).exists():
+        preview.judge_connection_id = conn_id
+    return preview
+
+
+def _cost_context(rule: EvalRule) -> dict:
+    p = projection.rule_projection(rule=rule)
+    spent = projection.cost_to_date(rule=rule) if rule.pk else 0.0
+    return {
+        "cost": p,
+        "cost_arithmetic": arithmetic(p),
+        "cost_monthly": usd(p.monthly),
+        "cost_spent": usd(spent) if spent else "$0",
+        "cost_traces_per_day": count(p.traces_per_day),
+        "cost_judgements_per_day": count(p.judgements_per_day),
+        "cost_per_judgement": usd(p.cost_per_judgement),
+        "cost_share": percent(p.selected_share),
+        "cost_sample": percent(rule.sample_rate),
+        "cost_model": connections.rule_judge(rule).model,
+    }
+
+
+@login_required
+@require_POST
+@requires(Action.MANAGE_RULES)
+def rule_cost_preview(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The projected monthly cost of the rule as the form stands (not saved): an htmx partial."""
+    membership = membership_for(request, project_id)
+    rule_id = request.POST.get("preview_rule_id", "")
+    rule = _rule(membership, int(rule_id)) if rule_id.isdigit() else None
+    preview = preview_rule(membership.project, request.POST, rule)
+    return _page(request, "evals/rule_detail.html#cost_preview", _cost_context(preview), membership)
 
 
 @login_required
@@ -194,12 +252,14 @@ def rule_detail(request: HttpRequest, project_id: int, rule_id: int) -> HttpResp
         "rule": rule,
         "form": form,
         **_rule_row(rule),
+        **_cost_context(rule),
         "pass_rates": [
             {**row, "rate": row["passed"] / row["n"] if row["n"] else None}
             for row in selectors.evaluator_pass_rates(rule=rule)
         ],
         "scores": selectors.rule_latest_scores(rule=rule, limit=50),
         **_modes_context(rule),
+        **_backfill_context(rule),
     }
     return _page(request, "evals/rule_detail.html", context, membership)
 
@@ -384,3 +444,84 @@ def judge_connection_delete(request: HttpRequest, project_id: int, connection_id
     else:
         messages.success(request, f"Judge connection “{conn.name}” removed.")
     return redirect("evals:judge_connections", project_id=project_id)
+
+
+# --- Backfill: run a rule on existing traces (evals.backfill), with a progress bar and a cancel button ---
+
+BACKFILL_FILTERS = ("name", "status", "model", "service")  # TraceFilters fields offered on the form
+
+
+class BackfillForm(forms.Form):
+    start = forms.DateTimeField(label="From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end = forms.DateTimeField(label="To (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    name = forms.CharField(required=False, max_length=200, label="Trace name contains")
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("ok", "ok"), ("error", "error")])
+    model = forms.CharField(required=False, max_length=200, label="Model")
+    service = forms.CharField(required=False, max_length=200, label="Service")
+
+    def clean(self):
+        data = super().clean()
+        for key in ("start", "end"):
+            if data.get(key) is not None and timezone.is_naive(data[key]):
+                data[key] = timezone.make_aware(data[key], dt_timezone.utc)
+        return data
+
+
+def _backfill_context(rule: EvalRule, form: BackfillForm | None = None) -> dict:
+    now = timezone.now().replace(second=0, microsecond=0)
+    initial = {"start": (now - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"), "end": now.strftime("%Y-%m-%dT%H:%M")}
+    return {"backfill_form": form or BackfillForm(initial=initial), "backfills": backfill.rule_backfills(rule=rule)}
+
+
+def _job(membership: Membership, backfill_id: int) -> Backfill:
+    job = Backfill.objects.select_related("rule").filter(project=membership.project, pk=backfill_id).first()
+    if job is None:
+        raise Http404("No such backfill")
+    return job
+
+
+@login_required
+@require_POST
+@requires(Action.MANAGE_RULES)
+def backfill_create(request: HttpRequest, project_id: int, rule_id: int) -> HttpResponse:
+    """Start a run of the rule on the completed traces of a range that match the filter (the worker does it)."""
+    membership = membership_for(request, project_id)
+    rule = _rule(membership, rule_id)
+    form = BackfillForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            job = backfill.backfill_start(
+                rule=rule, start=data["start"], end=data["end"], user=request.user,
+                filters={k: data[k] for k in BACKFILL_FILTERS if data.get(k)},
+            )  # fmt: skip
+        except backfill.BackfillInvalid as exc:
+            messages.error(request, sentence(exc))
+        else:
+            audit_request(request, project=membership.project, action="rule.backfill", target=rule.name)
+            messages.success(request, f"Running “{rule.name}” on {job.total} existing trace(s).")
+    else:
+        messages.error(request, "The backfill needs a valid range: " + "; ".join(
+            f"{k}: {' '.join(v)}" for k, v in form.errors.items()))  # fmt: skip
+    return redirect(reverse("evals:rule_detail", args=[project_id, rule.pk]) + "#backfill")
+
+
+@login_required
+@require_GET
+@requires(Action.VIEW_TRACES)
+def backfill_progress(request: HttpRequest, project_id: int, backfill_id: int) -> HttpResponse:
+    """One backfill's progress row (polled by htmx while it runs)."""
+    membership = membership_for(request, project_id)
+    return _page(request, "evals/rule_detail.html#backfill_row", {"job": _job(membership, backfill_id)}, membership)
+
+
+@login_required
+@require_POST
+@requires(Action.MANAGE_RULES)
+def backfill_cancel(request: HttpRequest, project_id: int, backfill_id: int) -> HttpResponse:
+    membership = membership_for(request, project_id)
+    job = _job(membership, backfill_id)
+    backfill.backfill_cancel(job=job)
+    if request.htmx:
+        return _page(request, "evals/rule_detail.html#backfill_row", {"job": _job(membership, job.pk)}, membership)
+    return redirect(reverse("evals:rule_detail", args=[project_id, job.rule_id]) + "#backfill")

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import plotly.graph_objects as go
 from django.utils.html import format_html, json_script
@@ -44,6 +45,14 @@ class Context:
     since: datetime
     now: datetime
     params: Mapping[str, str] = field(default_factory=dict)  # the chart request's query (a picker's choice)
+    until: datetime | None = None  # a custom range's end (a preset ends now: no bound, as before)
+    filters: Any = None  # traces.selectors.TraceFilters, or None: no filter set
+    query: Any = None  # insights.dashboard.DashboardQuery: range, filters and split as asked
+
+    @property
+    def scope(self) -> dict:
+        """The range's end and the filters, as the dashboard selectors take them."""
+        return {"until": self.until, "filters": self.filters}
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ def _time_axis(fig: go.Figure, ctx: Context) -> go.Figure:
 
 
 def _series(ctx: Context) -> tuple[list[datetime], dict[datetime, dict]]:
-    rows = selectors.trace_series(project=ctx.project, time_range=ctx.time_range, since=ctx.since)
+    rows = selectors.trace_series(project=ctx.project, time_range=ctx.time_range, since=ctx.since, **ctx.scope)
     return selectors.buckets(ctx.time_range, ctx.since, ctx.now), {r["bucket"]: r for r in rows}
 
 
@@ -91,8 +100,8 @@ def traces_chart(ctx: Context) -> go.Figure | str:
     errors = [rows[x]["errors"] if x in rows else 0 for x in xs]
     fig = go.Figure(
         [
-            go.Bar(x=xs, y=ok, name="ok", marker_color=ACCENT),
-            go.Bar(x=xs, y=errors, name="error", marker_color=ERROR),
+            go.Bar(x=xs, y=ok, name="ok", marker_color=ACCENT, meta={"status": "ok"}),
+            go.Bar(x=xs, y=errors, name="error", marker_color=ERROR, meta={"status": "error"}),
         ]
     )
     _layout(fig, barmode="stack", bargap=0.15)
@@ -101,7 +110,7 @@ def traces_chart(ctx: Context) -> go.Figure | str:
 
 
 def latency_chart(ctx: Context) -> go.Figure | str:
-    found = selectors.latency_series(project=ctx.project, time_range=ctx.time_range, since=ctx.since)
+    found = selectors.latency_series(project=ctx.project, time_range=ctx.time_range, since=ctx.since, **ctx.scope)
     if not found:
         return f"No finished traces in {ctx.time_range.label}."
     xs = selectors.buckets(ctx.time_range, ctx.since, ctx.now)
@@ -254,14 +263,14 @@ def _breakdown_figure(rows: list[dict], count_name: str, count_label: str) -> go
 
 
 def models_chart(ctx: Context) -> go.Figure | str:
-    rows = selectors.breakdown_by_model(project=ctx.project, since=ctx.since)
+    rows = selectors.breakdown_by_model(project=ctx.project, since=ctx.since, **ctx.scope)
     if not rows:
         return f"No model calls in {ctx.time_range.label}."
     return _breakdown_figure(rows, "calls", "calls")
 
 
 def prompts_chart(ctx: Context) -> go.Figure | str:
-    rows = selectors.breakdown_by_prompt_version(project=ctx.project, since=ctx.since)
+    rows = selectors.breakdown_by_prompt_version(project=ctx.project, since=ctx.since, **ctx.scope)
     if not rows:
         return (
             f"No LLM calls with a prompt version in {ctx.time_range.label}. Set llm.prompt_template.version "
@@ -271,7 +280,7 @@ def prompts_chart(ctx: Context) -> go.Figure | str:
 
 
 def releases_chart(ctx: Context) -> go.Figure | str:
-    rows = selectors.breakdown_by_release(project=ctx.project, since=ctx.since)
+    rows = selectors.breakdown_by_release(project=ctx.project, since=ctx.since, **ctx.scope)
     if not rows:
         return f"No traces with a release in {ctx.time_range.label}. Set service.version on the resource."
     return _breakdown_figure(rows, "traces", "traces")
@@ -291,7 +300,7 @@ def score_bins(values: list[float], bins: int = SCORE_BINS) -> list[int]:
 
 def eval_scores_chart(ctx: Context) -> go.Figure | str:
     """Each evaluator's scores as a 100% bar split into fifths of 0..1: binary rules and graded judges alike."""
-    values = selectors.evaluator_score_values(project=ctx.project, since=ctx.since)
+    values = selectors.evaluator_score_values(project=ctx.project, since=ctx.since, **ctx.scope)
     if not values:
         return f"No evaluation scores in {ctx.time_range.label}."
     names = list(reversed(values))  # alphabetical from the top
@@ -321,7 +330,7 @@ def eval_scores_chart(ctx: Context) -> go.Figure | str:
 
 
 def eval_pass_rate_chart(ctx: Context) -> go.Figure | str:
-    rows = selectors.evaluator_pass_rates(project=ctx.project, time_range=ctx.time_range, since=ctx.since)
+    rows = selectors.evaluator_pass_rates(project=ctx.project, time_range=ctx.time_range, since=ctx.since, **ctx.scope)
     if not rows:
         return f"No pass/fail verdicts in {ctx.time_range.label}."
     by_evaluator: dict[str, list[dict]] = {}
@@ -361,6 +370,37 @@ CHARTS: dict[str, ChartSpec] = {
 }
 
 
+# A click on a point opens the traces behind it (static/js/charts.js): the trace list with the point's time bucket
+# and the page's filters; a series or bar that stands for a dimension value adds it (its ``meta``).
+# chart name -> how its points map to the trace list: "time" (x is a bucket start) or a dimension whose value is
+# the bar's label (y) over the whole range. Apps above insights add theirs (metrics' rollup charts).
+CLICK_TARGETS: dict[str, str] = {
+    "traces": "time", "latency": "time", "error_rate": "time", "tokens": "time", "cost": "time",
+    "eval_pass_rate": "time", "models": "model", "releases": "release",
+}  # fmt: skip
+
+
+def _click_to_traces(name: str, ctx: Context, fig: go.Figure) -> None:
+    from django.urls import reverse
+
+    from insights.dashboard import iso
+
+    target = CLICK_TARGETS.get(name)
+    if target is None:
+        return
+    fig.update_layout(
+        meta={
+            "traces_url": reverse("traces:trace_list", args=[ctx.project.pk]),
+            "query": dict(ctx.query.filter_params) if ctx.query else {},
+            "step": int(ctx.time_range.step.total_seconds()),
+            "axis": "x" if target == "time" else "y",
+            "dim": "" if target == "time" else target,
+            "start": iso(ctx.since),
+            "end": iso(ctx.now),
+        }
+    )
+
+
 # Apps above insights register charts in CHARTS / views.DASHBOARD_SECTIONS and callables(name, ctx, figure)
 # here, run on every figure built (metrics draws deploy markers on the time series).
 FIGURE_HOOKS: list[Callable[[str, Context, go.Figure], None]] = []
@@ -370,9 +410,21 @@ def render_chart(
     name: str, *, project: Project, range_key: str, now: datetime | None = None, params: Mapping | None = None
 ) -> Chart:
     """One chart as an HTML fragment (KeyError for an unknown name)."""
+    from insights import dashboard
+
     spec = CHARTS[name]
-    time_range, since, now = selectors.range_since(range_key, now)
-    ctx = Context(project=project, time_range=time_range, since=since, now=now, params=params or {})
+    params = params.dict() if hasattr(params, "dict") else dict(params or {})  # a QueryDict: its last values
+    query = dashboard.parse({**params, "range": range_key or params.get("range", "")}, now)
+    ctx = Context(
+        project=project,
+        time_range=query.time_range,
+        since=query.since,
+        now=query.until,
+        params=params,
+        until=query.until if query.custom else None,
+        filters=query.filters,
+        query=query,
+    )
     built = spec.build(ctx)
     controls = spec.controls(ctx) if spec.controls else ""
     if isinstance(built, str):
@@ -385,6 +437,7 @@ def render_chart(
         return Chart(name=name, title=spec.title, empty=built)
     for hook in FIGURE_HOOKS:
         hook(name, ctx, built)
+    _click_to_traces(name, ctx, built)
     figure = json.loads(built.to_json())  # plotly's encoder turns numpy arrays and datetimes into JSON
     figure["config"] = CONFIG
     element_id = f"figure-{name}"

@@ -290,15 +290,31 @@ def buckets(time_range: TimeRange, since: datetime, now: datetime) -> list[datet
     return out
 
 
-def _traces(project: Project, since: datetime) -> QuerySet[Trace]:
+def _traces(project: Project, since: datetime, until: datetime | None = None, filters=None) -> QuerySet[Trace]:
     # Shadow traffic (a candidate's answers to copies of requests) is never counted in what users see.
-    return Trace.objects.filter(project=project, is_internal=False, traffic="production", start_time__gte=since)
+    qs = Trace.objects.filter(project=project, is_internal=False, traffic="production", start_time__gte=since)
+    if until is not None:
+        qs = qs.filter(start_time__lt=until)
+    if filters is not None:  # the trace list's filters (traces.selectors.TraceFilters), as a subquery
+        from traces.selectors import traces_filtered
+
+        qs = qs.filter(pk__in=traces_filtered(project=project, filters=filters).values("pk"))
+    return qs
 
 
-def trace_series(*, project: Project, time_range: TimeRange, since: datetime) -> list[dict]:
+def _of_traces(qs: QuerySet, project: Project, since: datetime, until, filters) -> QuerySet:
+    """Rows of another model (spans, scores) restricted to the range's end and the filters, when given."""
+    if until is None and filters is None:
+        return qs
+    return qs.filter(trace_id__in=_traces(project, since, until, filters).values("pk"))
+
+
+def trace_series(
+    *, project: Project, time_range: TimeRange, since: datetime, until: datetime | None = None, filters=None
+) -> list[dict]:
     """Per bucket: traces, errors (traces with status error), tokens in/out, cost. Buckets without traces absent."""
     return list(
-        _traces(project, since)
+        _traces(project, since, until, filters)
         .annotate(bucket=Trunc("start_time", time_range.unit))
         .values("bucket")
         .annotate(
@@ -312,9 +328,11 @@ def trace_series(*, project: Project, time_range: TimeRange, since: datetime) ->
     )
 
 
-def latency_series(*, project: Project, time_range: TimeRange, since: datetime) -> dict[datetime, dict]:
+def latency_series(
+    *, project: Project, time_range: TimeRange, since: datetime, until: datetime | None = None, filters=None
+) -> dict[datetime, dict]:
     """Per bucket: p50 and p95 of the traces' durations (ms)."""
-    qs = _traces(project, since).annotate(bucket=Trunc("start_time", time_range.unit))
+    qs = _traces(project, since, until, filters).annotate(bucket=Trunc("start_time", time_range.unit))
     return _grouped_percentiles(qs, "bucket", "duration_ms", (0.5, 0.95))
 
 
@@ -347,7 +365,7 @@ def _breakdown(qs: QuerySet, key: str, duration: str, count_name: str) -> list[d
     return out[:BREAKDOWN_LIMIT]
 
 
-def breakdown_by_model(*, project: Project, since: datetime) -> list[dict]:
+def breakdown_by_model(*, project: Project, since: datetime, until=None, filters=None) -> list[dict]:
     """Model calls (llm and embedding spans) per model: calls, errors, tokens, cost, p50 latency."""
     spans = Span.objects.filter(
         project=project,
@@ -356,20 +374,20 @@ def breakdown_by_model(*, project: Project, since: datetime) -> list[dict]:
         trace__traffic="production",
         kind__in=("llm", "embedding"),
     ).exclude(model="")
-    return _breakdown(spans, "model", "duration_ms", "calls")
+    return _breakdown(_of_traces(spans, project, since, until, filters), "model", "duration_ms", "calls")
 
 
-def breakdown_by_prompt_version(*, project: Project, since: datetime) -> list[dict]:
+def breakdown_by_prompt_version(*, project: Project, since: datetime, until=None, filters=None) -> list[dict]:
     """LLM calls per prompt version (``llm.prompt_template.version``, ``traceloop.prompt.version``, Langfuse)."""
     spans = Span.objects.filter(
         project=project, trace__start_time__gte=since, trace__is_internal=False, trace__traffic="production", kind="llm"
     ).exclude(prompt_version="")
-    return _breakdown(spans, "prompt_version", "duration_ms", "calls")
+    return _breakdown(_of_traces(spans, project, since, until, filters), "prompt_version", "duration_ms", "calls")
 
 
-def breakdown_by_release(*, project: Project, since: datetime) -> list[dict]:
+def breakdown_by_release(*, project: Project, since: datetime, until=None, filters=None) -> list[dict]:
     """Traces per release (``service.version`` or the Langfuse release): traces, errors, tokens, cost, p50."""
-    return _breakdown(_traces(project, since).exclude(release=""), "release", "duration_ms", "traces")
+    return _breakdown(_traces(project, since, until, filters).exclude(release=""), "release", "duration_ms", "traces")
 
 
 def _scores(project: Project, since: datetime) -> QuerySet[Score]:
@@ -388,11 +406,11 @@ def _scores(project: Project, since: datetime) -> QuerySet[Score]:
     )  # shadow rules never count (evals.modes)
 
 
-def evaluator_score_values(*, project: Project, since: datetime) -> dict[str, list[float]]:
+def evaluator_score_values(*, project: Project, since: datetime, until=None, filters=None) -> dict[str, list[float]]:
     """Each evaluator's score values in the range (the newest SCORES_PER_EVALUATOR of each)."""
     values: dict[str, list[float]] = defaultdict(list)
     rows = (
-        _scores(project, since)
+        _of_traces(_scores(project, since), project, since, until, filters)
         .filter(value__isnull=False)
         .order_by("evaluator", "-trace__start_time")
         .values_list("evaluator", "value")
@@ -403,10 +421,12 @@ def evaluator_score_values(*, project: Project, since: datetime) -> dict[str, li
     return dict(sorted(values.items()))
 
 
-def evaluator_pass_rates(*, project: Project, time_range: TimeRange, since: datetime) -> list[dict]:
+def evaluator_pass_rates(
+    *, project: Project, time_range: TimeRange, since: datetime, until=None, filters=None
+) -> list[dict]:
     """Per bucket and evaluator: scores with a verdict, and how many passed."""
     return list(
-        _scores(project, since)
+        _of_traces(_scores(project, since), project, since, until, filters)
         .filter(passed__isnull=False)
         .annotate(bucket=Trunc("trace__start_time", time_range.unit))
         .values("bucket", "evaluator")

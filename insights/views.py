@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from insights import charts, selectors, services
+from insights import charts, dashboard, selectors, services
 from insights.models import Insight
 from traces import selectors as trace_selectors
 from traces.access import Action, membership_for, requires, role_can
@@ -162,27 +162,76 @@ def insight_status(request: HttpRequest, project_id: int, insight_id: int) -> Ht
     if not _wants_partial(request):
         return redirect("insights:insight_detail", project_id=project_id, insight_id=insight.pk)
     window = request.POST.get("window") or selectors.DEFAULT_WINDOW
+    list_query = request.POST.get("list_query", "")
     context = {
         "item": selectors.insight_ranked(insight=insight, window=window),
         "rank": request.POST.get("rank", ""),
         "filters": selectors.InsightFilters(window=window),
+        "list_query": list_query,
     }
-    return _page(request, "insights/insight_list.html#insight_card", context, membership)
+    card = _page(request, "insights/insight_list.html#insight_card", context, membership)
+    # The list's count, recomputed under the list's own filters and swapped out of band in the same response.
+    total = _list_total(request, membership, QueryDict(list_query))
+    return HttpResponse(card.content + total.content)
+
+
+def _list_total(request: HttpRequest, membership: Membership, query: QueryDict) -> HttpResponse:
+    project = membership.project
+    data = {"window": selectors.DEFAULT_WINDOW, "status": "active", "sort": "time", **query.dict()}
+    form = InsightFilterForm(data, choices=selectors.insight_filter_choices(project=project))
+    page = selectors.insights_ranked(project=project, filters=form.to_filters(), limit=INSIGHTS_SHOWN)
+    context = {"page": page, "window_label": dict(WINDOW_CHOICES)[page.window].lower(), "oob": True}
+    return _page(request, "insights/insight_list.html#total", context, membership)
 
 
 # --- Dashboards ---
+
+
+DASHBOARD_PARAMS = ("range", "start", "end", "split", *dashboard.FILTER_PARAMS)
+
+
+def _dashboard_query(params) -> QueryDict:
+    """Only the Dashboards parameters that are set (a chart's URL, a preset's link)."""
+    query = QueryDict(mutable=True)
+    for key in DASHBOARD_PARAMS:
+        if params.get(key):
+            query[key] = params[key]
+    return query
 
 
 @login_required
 @require_GET
 @requires(Action.VIEW_TRACES)
 def dashboards(request: HttpRequest, project_id: int) -> HttpResponse:
-    """The project's charts over a chosen range; each chart loads as its own partial."""
+    """The project's charts over a preset or custom range, filtered like the trace list and split by release,
+    model or environment; each chart loads as its own partial, and a click on a point opens its traces."""
     membership = membership_for(request, project_id)
-    range_key = request.GET.get("range", "")
-    range_key = range_key if range_key in selectors.RANGES else selectors.DEFAULT_RANGE
+    query = dashboard.parse(request.GET)
+    range_key = query.time_range.key
     sections = [(title, [(name, charts.CHARTS[name].title) for name in names]) for title, names in DASHBOARD_SECTIONS]
-    context = {"range": range_key, "ranges": RANGE_CHOICES, "sections": sections, "wide_charts": WIDE_CHARTS}
+    chart_query = _dashboard_query(request.GET)
+    if not query.custom:
+        chart_query.pop("start", None), chart_query.pop("end", None)
+        chart_query["range"] = range_key
+    presets = []
+    for key, label in RANGE_CHOICES:
+        q = _dashboard_query(request.GET)
+        q.pop("start", None), q.pop("end", None)
+        q["range"] = key
+        presets.append((key, label, q.urlencode()))
+    context = {
+        "range": range_key,
+        "ranges": RANGE_CHOICES,
+        "presets": presets,
+        "sections": sections,
+        "wide_charts": WIDE_CHARTS,
+        "query": query,
+        "chart_query": chart_query.urlencode(),
+        "custom_start": query.since.strftime("%Y-%m-%dT%H:%M"),
+        "custom_end": query.until.strftime("%Y-%m-%dT%H:%M"),
+        "filter_values": {k: request.GET.get(k, "") for k in dashboard.FILTER_PARAMS},
+        "splits": dashboard.SPLITS,
+    }
     return _page(request, "insights/dashboards.html", context, membership)
 
 

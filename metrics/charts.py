@@ -29,9 +29,44 @@ def _window(ctx) -> tuple[datetime, datetime, str]:
     return start, ctx.now, "day" if ctx.time_range.unit == "day" else "hour"
 
 
+ROLLUP_DIMS = ("release", "model", "environment")  # the trace filters a rollup can answer: one, equal to a value
+
+
+def rollup_filter(ctx) -> tuple[dict | None, list[str]]:
+    """The one dimension filter the rollups can apply ({"model": "gpt-4o"}), and the filters set that they cannot
+    (any other filter, a second dimension, a dimension matched other than by equality): rollups are kept per
+    hour and per value of one dimension, never per trace attribute."""
+    used = dict(getattr(ctx.query, "filter_params", None) or {})
+    ops = getattr(ctx.filters, "ops", None) or {}
+    applied: dict | None = None
+    left_out = []
+    for name, value in used.items():
+        if applied is None and name in ROLLUP_DIMS and ops.get(name, "eq") in ("", "eq"):
+            applied = {name: value}
+        else:
+            left_out.append(name)
+    return applied, left_out
+
+
+def rollup_note(ctx) -> str:
+    """Above a rollup chart: the filters it could not apply, so nobody reads a filtered chart that is not."""
+    _, left_out = rollup_filter(ctx)
+    if not left_out:
+        return ""
+    return format_html(
+        '<p class="small muted rollup-note" data-left-out="{}">Not applied to this chart: {}. It reads hourly '
+        "rollups, kept per release, model and environment (one at a time), not per trace.</p>",
+        ",".join(left_out),
+        ", ".join(left_out),
+    )
+
+
 def _many(ctx, metrics: list[str]) -> dict:
     start, end, bucket = _window(ctx)
-    return selectors.metric_series_many(project=ctx.project, metrics=metrics, start=start, end=end, bucket=bucket)
+    applied, _ = rollup_filter(ctx)
+    return selectors.metric_series_many(
+        project=ctx.project, metrics=metrics, filter=applied, start=start, end=end, bucket=bucket
+    )
 
 
 def _scale(metric: str, value: float | None) -> float | None:
@@ -102,22 +137,33 @@ def _split_metric(ctx) -> str:
     return metric if metric_def(metric) is not None and metric != "cost_per_user" else DEFAULT_SPLIT_METRIC
 
 
+def _split_dim(ctx) -> str:
+    split = ctx.params.get("split") or "release"
+    return split if split in ROLLUP_DIMS else "release"
+
+
 def metric_by_release_chart(ctx) -> go.Figure | str:
+    """Any metric, one line per release, model or environment (``split``; release by default)."""
     metric = _split_metric(ctx)
+    dim = _split_dim(ctx)
     start, end, bucket = _window(ctx)
     releases = selectors.metric_series_split(
-        project=ctx.project, metric=metric, dim="release", start=start, end=end, bucket=bucket
+        project=ctx.project, metric=metric, dim=dim, start=start, end=end, bucket=bucket
     )
+    wanted = (getattr(ctx.query, "filter_params", None) or {}).get(dim)
+    if wanted:  # a filter on the split's own dimension keeps its line
+        releases = [(value, points) for value, points in releases if value == wanted]
     if not releases:
-        return f"No traces with a release and {metric_def(metric).label.lower()} in {ctx.time_range.label}."
-    lines = [_line(metric, points, release) for release, points in releases]
+        return f"No traces with a {dim} and {metric_def(metric).label.lower()} in {ctx.time_range.label}."
+    lines = [_line(metric, points, value, meta={dim: value}) for value, points in releases]
     unit = metric_def(metric).unit
     return _figure(ctx, lines, metric_def(metric).label, "%" if unit == "%" else "")
 
 
 def metric_picker(ctx) -> str:
-    """The metric of the split-by-release chart: a select that reloads the chart body with htmx."""
-    chosen = _split_metric(ctx)
+    """The metric and the split of the split chart: selects that reload the chart body with htmx (the page's
+    range and filters ride along as hidden fields)."""
+    chosen, split = _split_metric(ctx), _split_dim(ctx)
     url = reverse("insights:dashboard_chart", args=[ctx.project.pk, "metric_by_release"])
     options = format_html_join(
         "",
@@ -128,13 +174,39 @@ def metric_picker(ctx) -> str:
             if m.key != "cost_per_user"
         ),
     )
+    splits = format_html_join(
+        "", '<option value="{}"{}>{}</option>', ((d, " selected" if d == split else "", d) for d in ROLLUP_DIMS)
+    )
+    hidden = format_html_join(
+        "",
+        '<input type="hidden" name="{}" value="{}">',
+        ((k, v) for k, v in ctx.params.items() if k not in ("metric", "split") and v),
+    )
     return format_html(
         '<form class="chart-controls" action="{}" hx-get="{}" hx-trigger="change" hx-target="closest .chart-body">'
-        '<input type="hidden" name="range" value="{}"><label>Metric <select name="metric">{}</select></label></form>',
+        '{}<label>Metric <select name="metric">{}</select></label> <label>Split by <select name="split">{}</select>'
+        "</label></form>{}",
         url,
         url,
-        ctx.time_range.key,
+        hidden,
         options,
+        splits,
+        split_note(ctx),
+    )
+
+
+def split_note(ctx) -> str:
+    """The split chart reads one dimension's rows: a filter on that dimension keeps its line; others cannot apply."""
+    split = _split_dim(ctx)
+    left_out = [k for k in (getattr(ctx.query, "filter_params", None) or {}) if k != split]
+    if not left_out:
+        return ""
+    return format_html(
+        '<p class="small muted rollup-note" data-left-out="{}">Not applied to this chart: {}. It reads hourly '
+        "rollups of one dimension at a time ({}), not per trace.</p>",
+        ",".join(left_out),
+        ", ".join(left_out),
+        split,
     )
 
 
@@ -190,7 +262,7 @@ CHARTS = {
     "ttft_tpot": ("TTFT and time per output token", ttft_tpot_chart, None),
     "cost_per_task": ("Cost per successful task", cost_per_task_chart, None),
     "signal_rates": ("User signal rates", signal_rates_chart, None),
-    "metric_by_release": ("Any metric by release", metric_by_release_chart, metric_picker),
+    "metric_by_release": ("Any metric, split by release, model or environment", metric_by_release_chart, metric_picker),
 }
 
 
@@ -199,7 +271,8 @@ def register() -> None:
     from insights import views as insight_views
 
     for name, (title, build, controls) in CHARTS.items():
-        insight_charts.CHARTS.setdefault(name, insight_charts.ChartSpec(title, build, controls))
+        insight_charts.CHARTS.setdefault(name, insight_charts.ChartSpec(title, build, controls or rollup_note))
+        insight_charts.CLICK_TARGETS.setdefault(name, "time")
     if not any(title == SECTION for title, _ in insight_views.DASHBOARD_SECTIONS):
         insight_views.DASHBOARD_SECTIONS.append((SECTION, list(CHARTS)))
     if deploy_markers not in insight_charts.FIGURE_HOOKS:

@@ -9,8 +9,11 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from ninja import NinjaAPI
 from ninja.parser import Parser
+from ninja.renderers import BaseRenderer
+from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
 
 from peekr_web import errors
@@ -85,6 +88,18 @@ class TextParser(Parser):
         return data
 
 
+class OrjsonRenderer(BaseRenderer):
+    """JSON through orjson (bytes, no intermediate str). Datetimes, decimals, lazy strings... are given to ninja's
+    encoder as before, so every answer reads as it did with the json module; NaN becomes null (valid JSON)."""
+
+    media_type = "application/json"
+    options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+    fallback = NinjaJSONEncoder().default
+
+    def render(self, request, data, *, response_status):
+        return orjson.dumps(data, default=self.fallback, option=self.options)
+
+
 class PeekrAPI(NinjaAPI):
     def get_openapi_schema(self, **kwargs):
         schema = super().get_openapi_schema(**kwargs)
@@ -121,6 +136,7 @@ api = PeekrAPI(
     auth=ProjectKey(),
     urls_namespace="api",
     parser=TextParser(),
+    renderer=OrjsonRenderer(),
 )
 errors.install(api)
 

@@ -111,7 +111,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, UNSAFE_INLINE],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", "https:", "http:"],  # thumbnails of images sent in messages (traces/render.py)
         "font-src": [SELF, "data:"],
         "connect-src": [SELF],
         "object-src": [NONE],
@@ -187,6 +187,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Django's SQLite backend + a write queue: write transactions take turns (traces/write_queue.py) instead of
+    # polling SQLite's lock on the busy timeout. PEEKR_SQLITE_WRITE_QUEUE=0: Django's own (bench comparisons).
+    if env_bool("PEEKR_SQLITE_WRITE_QUEUE", True):
+        DATABASES["default"]["ENGINE"] = "peekr_web.queued_sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock at BEGIN so
         # two writers queue on the busy timeout instead of failing on a lock upgrade.
@@ -260,11 +264,15 @@ PEEKR_JUDGE_ALLOW_PRIVATE = env_bool("PEEKR_JUDGE_ALLOW_PRIVATE", False)
 PEEKR_SECRETS_KEY = env_str("PEEKR_SECRETS_KEY")
 # Redaction of personal data at ingest (each project's privacy settings). Off only to measure its cost (bench/ingest.py).
 PEEKR_REDACT_AT_INGEST = env_bool("PEEKR_REDACT_AT_INGEST", True)
+# Span content stored once (traces.lean); off only to measure what it saves (bench/storage.py --no-lean).
+PEEKR_LEAN_STORAGE = env_bool("PEEKR_LEAN_STORAGE", True)
 # ?evaluate=sync: a bound on the judging time per request and on sync evaluations at once per process.
 PEEKR_SYNC_EVAL_SECONDS = env_float("PEEKR_SYNC_EVAL_SECONDS", 10.0)
 PEEKR_SYNC_EVAL_CONCURRENCY = env_int("PEEKR_SYNC_EVAL_CONCURRENCY", 2)
 # The most text one judgement sends (question, answer, context): a 200 KB prompt must not become a $2 judge call.
 PEEKR_JUDGE_MAX_INPUT_CHARS = env_int("PEEKR_JUDGE_MAX_INPUT_CHARS", 32_000)
+# A backfill (a rule run on existing traces, evals.backfill) evaluates this many traces per worker task.
+PEEKR_BACKFILL_BATCH = env_int("PEEKR_BACKFILL_BATCH", 200)
 # ragas reads these at import: no telemetry, no model hub (the worker must reach only the judge endpoint).
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -11,6 +11,7 @@ No Django imports: run.py uses this before anything is configured.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -42,12 +43,29 @@ def gunicorn_argv(python: str, env: Mapping[str, str], data_dir: Path) -> list[s
         python, "-m", "gunicorn", "peekr_web.wsgi",
         "--bind", bind_address(host, port),
         "--control-socket", str(data_dir / "gunicorn.ctl"),
-        "--workers", env.get("PEEKR_WEB_WORKERS", "2"),
-        "--threads", "4",
+        *web_shape(env),
         "--timeout", "60",
         "--graceful-timeout", "10",
         "--access-logfile", "-" if env.get("PEEKR_ACCESS_LOG") else "/dev/null",
     ]  # fmt: skip
+
+
+def web_shape(env: Mapping[str, str]) -> list[str]:
+    """gunicorn's workers x threads for ingest: processes, one request each, and a request only ever accepted by
+    a process with a free thread.
+
+    Ingest is CPU-bound Python; threads of one process share its GIL. With gthread's defaults a process accepts
+    (and keeps alive) connections whatever its load, so with 4 senders on 2 x 4 one process served 2-3 of them
+    at a third of the speed while another idled: that, not the database, was the p99 (bench/ingest.py
+    --explain). Here --worker-connections = --threads: a busy process stops accepting, the next connection
+    goes to an idle one (or waits in the kernel's accept queue, in order), and no connection is kept alive
+    (--keep-alive 0): every request is placed anew. 2 processes per core (PEEKR_WEB_WORKERS,
+    PEEKR_WEB_THREADS override), so one waiting on the database never leaves a core idle.
+    """
+    workers = env.get("PEEKR_WEB_WORKERS") or str(max(2, 2 * (os.cpu_count() or 1)))
+    threads = env.get("PEEKR_WEB_THREADS") or "1"
+    return ["--worker-class", "gthread", "--workers", workers, "--threads", threads, "--worker-connections", threads,
+            "--keep-alive", "0"]  # fmt: skip
 
 
 def worker_argv(python: str, env: Mapping[str, str], data_dir: Path) -> list[str]:

@@ -43,6 +43,7 @@ class TraceListColumn:
     header: str
     annotations: Callable[[], dict]  # expressions added to each trace of the list's query
     template: str  # renders the row's <td>, with the trace as `t`
+    sort: Callable[[], Any] | None = None  # an expression to sort the list by this column (keyset-paged), or None
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,11 @@ def trace_list_annotations() -> dict:
     for column in trace_list_columns:
         annotations.update(column.annotations())
     return annotations
+
+
+def trace_list_sorts() -> dict:
+    """{column name: () -> expression} of the registered columns the list can be sorted by."""
+    return {column.name: column.sort for column in trace_list_columns if column.sort is not None}
 
 
 def evaluate_now(trace_pks: list[int]) -> list[dict]:

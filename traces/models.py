@@ -114,6 +114,11 @@ class Trace(models.Model):
     user_id = models.CharField(max_length=200, blank=True)
     service_name = models.CharField(max_length=200, blank=True)
     release = models.CharField(max_length=100, blank=True)
+    # deployment.environment[.name] of a span's resource, or langfuse.environment (traces.services.traces_refresh)
+    environment = models.CharField(max_length=100, blank=True)
+    # The trace's tags (tag.tags, langfuse.trace.tags) as "|a|b|": equals / starts-with / contains are LIKE on
+    # both databases, no JSON operator needed (a "|" inside a tag becomes "/").
+    tags = models.CharField(max_length=500, blank=True)
     models_used = models.CharField(max_length=500, blank=True)  # space-separated distinct models
     input_preview = models.CharField(max_length=300, blank=True)
     output_preview = models.CharField(max_length=300, blank=True)
@@ -154,6 +159,10 @@ class Trace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or self.trace_id}"
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split("|") if t]
 
 
 class Span(models.Model):
@@ -200,8 +209,11 @@ class Span(models.Model):
     sdk_scores = models.JSONField(default=list, blank=True)
     # Peekr's own scores, written back by evaluation; never touched by a re-send of the span.
     eval_scores = models.JSONField(default=list, blank=True)
+    # What normalisation did not consume (traces.lean): read the attributes and events as sent through
+    # traces.lean.raw_attributes / raw_events, which rebuild the rest from the normalised fields and `lean`.
     attributes = models.JSONField(default=dict, blank=True)
     events = models.JSONField(default=list, blank=True)
+    lean = models.JSONField(null=True, blank=True)  # traces.lean's record of what was taken; null: nothing
     resource = models.JSONField(default=dict, blank=True)
     scope = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
@@ -218,7 +230,6 @@ class Span(models.Model):
         constraints = [models.UniqueConstraint(fields=["project", "span_id", "start_time"], name="span_unique")]
         indexes = [
             models.Index(fields=["trace", "start_time"], name="span_trace"),
-            models.Index(fields=["project", "model"], name="span_model"),
         ]
 
     def __str__(self) -> str:
@@ -234,6 +245,22 @@ class Span(models.Model):
             return datetime.fromisoformat(value) if isinstance(value, str) else None
         except ValueError:
             return None
+
+
+class SavedView(models.Model):
+    """A user's named trace-list query (the list's query string, only the filters set), listed above the list."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=2000, blank=True)  # "model=gpt-4o&sort=-cost", no leading "?"
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "project", "name"], name="savedview_unique")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class PrivacySettings(models.Model):

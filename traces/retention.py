@@ -42,6 +42,7 @@ CONTENT_CLEARED = {
     "tool_arguments": "",
     "tool_result": "",
     "events": [],
+    "lean": None,  # traces.lean's record: nothing left to rebuild
 }
 
 

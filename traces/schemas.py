@@ -66,7 +66,28 @@ class SpanOut(Schema):
     redactions: dict[str, int] = Field(default_factory=dict, description="what ingest redacted, by kind")
     scores: list[Any]  # Peekr's scores (evaluator, value, passed, status, details, ...) then the SDK's own
     attributes: dict[str, Any]
+    events: list[Any] | None = Field(None, description="only with `raw=1`: the events exactly as sent")
+
+
+class SpanFieldsOut(Schema):
+    """A span with only the fields asked for (`fields=`): those of SpanOut, `span_id` always."""
+
+    model_config = {"extra": "allow", "json_schema_extra": {"additionalProperties": True}}
+
+    span_id: str
+
+
+class SpanShapeOut(Schema):
+    span_id: str
+    parent_span_id: str | None
+    start_time: datetime
+    end_time: datetime | None
+    duration_ms: float | None
 
 
 class TraceDetailOut(TraceOut):
-    spans: list[SpanOut]
+    spans: list[SpanOut | SpanFieldsOut]
+    shape: list[SpanShapeOut] | None = Field(
+        None, description="with `limit`, on the first page: every span's id, parent and timings (the tree)"
+    )
+    next_cursor: str | None = Field(None, description="with `limit`: the next page's `cursor`, null on the last")

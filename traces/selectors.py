@@ -7,7 +7,23 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Lookup,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 
 from traces.models import ApiKey, Project, Span, Trace
 
@@ -48,6 +64,12 @@ def credentials_from_header(authorization: str, peekr_key: str = "") -> tuple[st
     return peekr_key.strip(), None
 
 
+TEXT_OPS = ("eq", "contains", "prefix")  # equals (exact), contains / starts with (case-insensitive on both databases)
+TEXT_FIELDS = ("name", "model", "session_id", "user_id", "service", "release", "environment", "tag")
+DEFAULT_OPS = {"name": "contains"}  # every other text filter means "equals" unless its `<field>_op` says otherwise
+ATTRIBUTE_SCAN_TRACES = 10_000  # an attribute filter looks at most at the newest this many otherwise-matching traces
+
+
 @dataclass
 class TraceFilters:
     """The trace list's filters; the same names in the page URL and in the API's query string."""
@@ -60,13 +82,90 @@ class TraceFilters:
     session_id: str = ""
     user_id: str = ""
     service: str = ""
+    release: str = ""
+    environment: str = ""
+    tag: str = ""
+    ops: dict[str, str] = field(default_factory=dict)  # {text field: "eq" | "contains" | "prefix"}
+    attr_key: str = ""  # a span attribute (or resource attribute) key, e.g. "http.route"
+    attr_op: str = "eq"
+    attr_value: str = ""
     min_duration_ms: float | None = None
+    max_duration_ms: float | None = None
+    min_cost: float | None = None
+    max_cost: float | None = None
     has_error: bool | None = None
     include_internal: bool = False
+    search: str = ""  # words and "quoted phrases" in the spans' content (traces.search)
     pk_in: list[QuerySet] = field(default_factory=list)  # subqueries of trace pks, e.g. evals' score filters
+
+    def op(self, name: str) -> str:
+        op = self.ops.get(name) or DEFAULT_OPS.get(name, "eq")
+        return op if op in TEXT_OPS else "eq"
+
+
+class _ILike(Lookup):
+    """`column ILIKE pattern` on PostgreSQL (LIKE on SQLite, case-insensitive there): unlike Django's icontains
+    (UPPER(column) LIKE UPPER(...)), the planner estimates it from the column's statistics, so a common match walks
+    the trace_list index newest first instead of scanning every trace of the project (0.3 ms vs 180 ms at 100,000
+    traces for "model contains sonnet")."""
+
+    lookup_name = "peekr_ilike"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        op = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
+        return f"{lhs} {op} {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+def _like(column: str, before: str, value: str, after: str) -> Q:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Q(_ILike(F(column), Value(f"{before}{escaped}{after}")))
+
+
+def _text_q(column: str, op: str, value: str) -> Q:
+    if op == "contains":
+        return _like(column, "%", value, "%")
+    if op == "prefix":
+        return _like(column, "", value, "%")
+    return Q(**{column: value})
+
+
+def _list_q(column: str, sep: str, op: str, value: str, *, closed: bool) -> Q:
+    """A filter on a column holding a list: "a b c" (closed=False) or "|a|b|c|" (closed=True)."""
+    if op == "contains":
+        return _like(column, "%", value, "%")
+    if closed:
+        return (
+            Q(**{f"{column}__contains": f"{sep}{value}{sep}"}) if op == "eq" else _like(column, f"%{sep}", value, "%")
+        )
+    if op == "prefix":
+        return _like(column, "", value, "%") | _like(column, f"%{sep}", value, "%")
+    return (
+        Q(**{column: value})
+        | Q(**{f"{column}__startswith": f"{value}{sep}"})
+        | Q(**{f"{column}__endswith": f"{sep}{value}"})
+        | Q(**{f"{column}__contains": f"{sep}{value}{sep}"})
+    )
+
+
+def _attribute_q(key: str, op: str, value: str) -> Exists:
+    """Traces with a span whose attribute (or resource attribute) `key` matches, as an EXISTS per trace.
+
+    It probes span_trace (trace, start_time): spans start no earlier than their trace, which also lets PostgreSQL
+    skip the span partitions older than the trace. A key is one JSON key however many dots it holds.
+    """
+    spans = Span.objects.filter(trace_id=OuterRef("pk"), start_time__gte=OuterRef("start_time")).annotate(
+        _attr=Cast(KeyTextTransform(key, "attributes"), CharField()),
+        _res=Cast(KeyTextTransform(key, "resource"), CharField()),
+    )
+    return Exists(spans.filter(_text_q("_attr", op, value) | _text_q("_res", op, value)))
 
 
 def traces_filtered(*, project: Project, filters: TraceFilters) -> QuerySet[Trace]:
+    """Column filters on the trace row (aggregates: the list never scans spans), then the attribute filter, which
+    looks at spans for at most the newest ATTRIBUTE_SCAN_TRACES traces the other filters keep."""
     qs = Trace.objects.filter(project=project)
     f = filters
     if not f.include_internal:
@@ -76,42 +175,106 @@ def traces_filtered(*, project: Project, filters: TraceFilters) -> QuerySet[Trac
     if f.start_before:
         qs = qs.filter(start_time__lt=f.start_before)
     if f.name:
-        qs = qs.filter(name__icontains=f.name)
+        qs = qs.filter(_text_q("name", f.op("name"), f.name))
     if f.status in STATUSES:
         qs = qs.filter(status=f.status)
     if f.model:
-        qs = qs.filter(Exists(Span.objects.filter(trace=OuterRef("pk"), model=f.model)))
-    if f.session_id or f.user_id:
-        # Ids may be stored hashed (privacy settings): a raw id typed by support is hashed to match.
-        from traces.privacy import stored_ids
+        qs = qs.filter(_list_q("models_used", " ", f.op("model"), f.model, closed=False))
+    for name, column, what in (("session_id", "session_id", "session"), ("user_id", "user_id", "user")):
+        value = getattr(f, name)
+        if not value:
+            continue
+        if f.op(name) == "eq":
+            # Ids may be stored hashed (privacy settings): a raw id typed by support is hashed to match.
+            from traces.privacy import stored_ids
 
-        if f.session_id:
-            qs = qs.filter(session_id__in=stored_ids(project=project, what="session", value=f.session_id))
-        if f.user_id:
-            qs = qs.filter(user_id__in=stored_ids(project=project, what="user", value=f.user_id))
-    if f.service:
-        qs = qs.filter(service_name=f.service)
+            qs = qs.filter(**{f"{column}__in": stored_ids(project=project, what=what, value=value)})
+        else:
+            qs = qs.filter(_text_q(column, f.op(name), value))
+    for name, column in (("service", "service_name"), ("release", "release"), ("environment", "environment")):
+        if getattr(f, name):
+            qs = qs.filter(_text_q(column, f.op(name), getattr(f, name)))
+    if f.tag:
+        qs = qs.filter(_list_q("tags", "|", f.op("tag"), f.tag.replace("|", "/"), closed=True))
     if f.min_duration_ms is not None:
         qs = qs.filter(duration_ms__gte=f.min_duration_ms)
+    if f.max_duration_ms is not None:
+        qs = qs.filter(duration_ms__lte=f.max_duration_ms)
+    if f.min_cost is not None:
+        qs = qs.filter(cost__gte=f.min_cost)
+    if f.max_cost is not None:
+        qs = qs.filter(cost__lte=f.max_cost)
     if f.has_error is True:
         qs = qs.filter(error_count__gt=0)
     elif f.has_error is False:
         qs = qs.filter(error_count=0)
     for pks in f.pk_in:
         qs = qs.filter(pk__in=pks)
+    if f.search:
+        from traces import search
+
+        qs = search.traces_matching(qs, project=project, q=f.search, include_internal=f.include_internal)
+    if f.attr_key:
+        newest = qs.order_by("-start_time", "-pk").values("pk")[:ATTRIBUTE_SCAN_TRACES]
+        qs = Trace.objects.filter(pk__in=newest).filter(_attribute_q(f.attr_key, f.attr_op, f.attr_value))
     return qs
 
 
-def encode_cursor(trace: Trace) -> str:
-    raw = json.dumps([trace.start_time.isoformat(), trace.pk]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+COUNT_BOUND = 10_000
+# A search's matches are checked trace by trace once a word is common (traces.search): counting 10,000 of them
+# took minutes at 1,000,000 spans, so a search counts to 500 ("500+").
+SEARCH_COUNT_BOUND = 500
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+def traces_count(*, project: Project, filters: TraceFilters, bound: int = COUNT_BOUND) -> tuple[int, bool]:
+    """(matching traces, True when there are more than `bound`): exact up to the bound, never reads past it."""
+    n = traces_filtered(project=project, filters=filters).order_by()[: bound + 1].count()
+    return min(n, bound), n > bound
+
+
+# --- Sorting and keyset pages ---
+
+SORTS = ("start", "duration", "cost", "tokens", "score")
+SORT_COLUMNS = {"duration": "duration_ms", "cost": "cost", "tokens": "total_tokens"}
+_NULL_LAST = 1e18  # a missing value (an open trace's duration, an unscored trace) sorts last either way
+
+
+def sort_parse(sort: str, extra: dict | None = None) -> tuple[str, bool]:
+    """("start", True) for "-start"; an unknown key falls back to newest first."""
+    desc = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "start" or key in SORT_COLUMNS or key in (extra or {}):
+        return key, desc
+    return "start", True
+
+
+def _sort_expression(key: str, desc: bool, extra: dict | None):
+    if key == "start":
+        return F("start_time")
+    expr = extra[key]() if key in (extra or {}) else F(SORT_COLUMNS[key])
+    return Coalesce(expr, Value(-_NULL_LAST if desc else _NULL_LAST), output_field=FloatField())
+
+
+def encode_cursor(trace: Trace, sort: str = "-start") -> str:
+    value = getattr(trace, "_sort_value", trace.start_time)
+    value = value.isoformat() if isinstance(value, datetime) else value
+    raw = json.dumps([trace.start_time.isoformat(), trace.pk] if sort == "-start" else [sort, value, trace.pk])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str = "-start") -> tuple | None:
+    """(sort value, pk) of the last trace of the previous page; None when unreadable or made for another sort."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        start, pk = json.loads(raw)
-        return datetime.fromisoformat(start), int(pk)
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if len(raw) == 2:  # newest first (the cursor's original shape)
+            made_for, (value, pk) = "-start", raw
+        else:
+            made_for, value, pk = raw
+        if made_for != sort:
+            return None
+        if sort.lstrip("-") == "start":
+            return datetime.fromisoformat(value), int(pk)
+        return float(value), int(pk)
     except (ValueError, TypeError):
         return None
 
@@ -123,22 +286,43 @@ class TracePage:
 
 
 def trace_page(
-    *, project: Project, filters: TraceFilters, cursor: str = "", limit: int = 50, annotate: dict | None = None
+    *,
+    project: Project,
+    filters: TraceFilters,
+    cursor: str = "",
+    limit: int = 50,
+    annotate: dict | None = None,
+    sort: str = "-start",
+    sorts: dict | None = None,
 ) -> TracePage:
-    """Newest first, keyset-paginated on (start_time, id) so page 2,000 costs what page 1 does.
+    """Keyset-paginated on (sort value, id), newest first unless `sort` says otherwise ("cost", "-duration"...):
+    page 2,000 costs what page 1 does, under every sort.
 
     annotate: expressions to add to each trace in the same query (e.g. evals' per-trace score counts).
+    sorts: extra sort keys, {key: () -> expression} (e.g. evals' "score", the trace's lowest score).
     """
+    key, desc = sort_parse(sort, sorts)
+    sort = f"-{key}" if desc else key
     qs = traces_filtered(project=project, filters=filters)
     if annotate:
         qs = qs.annotate(**annotate)
-    after = decode_cursor(cursor) if cursor else None
+    qs = qs.annotate(_sort_value=_sort_expression(key, desc, sorts))
+    after = decode_cursor(cursor, sort) if cursor else None
     if after:
-        start, pk = after
-        qs = qs.filter(Q(start_time__lt=start) | Q(start_time=start, pk__lt=pk))
-    items = list(qs.order_by("-start_time", "-pk")[: limit + 1])
-    next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
+        value, pk = after
+        beyond = "lt" if desc else "gt"
+        qs = qs.filter(Q(**{f"_sort_value__{beyond}": value}) | Q(_sort_value=value, **{f"pk__{beyond}": pk}))
+    order = ("-_sort_value", "-pk") if desc else ("_sort_value", "pk")
+    items = list(qs.order_by(*order)[: limit + 1])
+    next_cursor = encode_cursor(items[limit - 1], sort) if len(items) > limit else None
     return TracePage(items=items[:limit], next_cursor=next_cursor)
+
+
+def saved_views(*, user, project: Project) -> list:
+    """The user's saved views of this project's trace list, by name."""
+    from traces.models import SavedView
+
+    return list(SavedView.objects.filter(user=user, project=project).order_by("name", "pk"))
 
 
 def trace_get(*, project: Project, trace_id: str) -> Trace | None:
@@ -147,6 +331,23 @@ def trace_get(*, project: Project, trace_id: str) -> Trace | None:
 
 def trace_spans(*, trace: Trace) -> list[Span]:
     return list(Span.objects.filter(trace=trace).order_by("start_time", "id"))
+
+
+def trace_span_values(
+    *, trace: Trace, columns: list, after: tuple[datetime, int] | None = None, limit: int | None = None
+) -> list[tuple]:
+    """A trace's spans as tuples of ``columns`` (field names or expressions), in one query, ordered by
+    (start time, id); ``after`` = the (start time, id) of the last span of the previous page. No model instance:
+    the JSON API serialises the tuples as they come (JSON columns are read as their text, never parsed)."""
+    rows = Span.objects.filter(trace=trace)
+    if after is not None:
+        rows = rows.filter(Q(start_time__gt=after[0]) | Q(start_time=after[0], id__gt=after[1]))
+    rows = rows.order_by("start_time", "id").values_list(*columns)
+    return list(rows[:limit] if limit is not None else rows)
+
+
+def spans_by_pk(*, pks: list[int]) -> dict[int, Span]:
+    return {span.pk: span for span in Span.objects.filter(pk__in=pks)}
 
 
 def span_get(*, project: Project, span_id: str) -> Span | None:

@@ -18,7 +18,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from traces import extensions, privacy
+from traces import extensions, lean, privacy, trace_fields, write_queue
 from traces.models import ApiKey, KeyScope, LogEvent, Membership, Project, Role, Span, Trace
 from traces.normalize import apply_log_events, normalize
 from traces.normalize.types import NormalizedSpan, RawSpan
@@ -96,8 +96,9 @@ class IngestResult:
 def _span_values(project: Project, raw: RawSpan, norm: NormalizedSpan) -> dict:
     start = ns_to_datetime(raw.start_ns)
     end = ns_to_datetime(raw.end_ns) if raw.end_ns is not None else None
-    return dict(
+    values = dict(
         project_id=project.pk,
+        lean=None,
         span_id=raw.span_id,
         parent_span_id=raw.parent_span_id or "",
         name=_text(raw.name, 500),
@@ -141,6 +142,9 @@ def _span_values(project: Project, raw: RawSpan, norm: NormalizedSpan) -> dict:
         resource=raw.resource,
         scope=_text(raw.scope_name, 200),
     )
+    if settings.PEEKR_LEAN_STORAGE:  # each piece of content once: what normalisation took leaves the attributes
+        values["attributes"], values["events"], values["lean"] = lean.split(values)
+    return values
 
 
 def spans_upsert(project: Project, rows: list[dict]) -> list[int]:
@@ -157,12 +161,8 @@ def spans_upsert(project: Project, rows: list[dict]) -> list[int]:
     """
     if connection.vendor != "postgresql":
         left = _traces_left_behind(project, rows)
-        Span.objects.bulk_create(
-            [Span(**{k: _clean(v) if k in JSON_FIELDS else v for k, v in r.items()}) for r in rows],
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=["project", "span_id", "start_time"],
-            update_fields=SPAN_UPDATE_FIELDS,
+        write_queue.sqlite_upsert(  # one executemany: the ORM's bulk_create was most of the write turn
+            Span, rows, conflict=("project_id", "span_id", "start_time"), update=SPAN_UPDATE_FIELDS, dump=dump_json
         )
         return left
     table = connection.ops.quote_name(Span._meta.db_table)
@@ -204,6 +204,7 @@ def pg_copy_upsert(
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     update = set(update)
     json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
+    nullable = {f.attname for f in fields if f.null}  # None there is SQL NULL (Span.lean), not JSON null
     quote = connection.ops.quote_name
     cols = ", ".join(quote(f.column) for f in fields)
     updates = ", ".join(
@@ -223,7 +224,13 @@ def pg_copy_upsert(
         with pg.copy(f"COPY {temp_table} ({cols}) FROM STDIN") as copy:
             for r in rows:
                 r = {**defaults, **r}
-                copy.write_row([dump_json(r[f.attname]) if f.attname in json_fields else r[f.attname] for f in fields])
+                copy.write_row(
+                    [
+                        dump_json(v) if f.attname in json_fields and (v is not None or f.attname not in nullable) else v
+                        for f in fields
+                        for v in (r[f.attname],)
+                    ]
+                )
         pg.execute(
             f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp_table}{order} "
             f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {updates}"
@@ -282,6 +289,9 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
         if raw.trace_id not in first_start or raw.start_ns < first_start[raw.trace_id]:
             first_start[raw.trace_id] = raw.start_ns
 
+    # The rows are built before the transaction (on SQLite: before the write turn, traces/write_queue.py); only
+    # the trace ids are filled in inside.
+    span_rows = _span_rows(project, raws, normalized, policy)
     with transaction.atomic():
         pending = _pending_log_events(project, [r.span_id for r in raws])
         if pending:
@@ -289,6 +299,7 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
                 apply_log_events(n, pending[r.span_id]) if r.span_id in pending else n
                 for r, n in zip(raws, normalized, strict=True)
             ]
+            span_rows = _span_rows(project, raws, normalized, policy)
         trace_rows = [
             Trace(
                 project=project,
@@ -315,16 +326,8 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
             pk_by_tid = dict(
                 Trace.objects.filter(project=project, trace_id__in=list(first_start)).values_list("trace_id", "id")
             )
-        span_rows = []
-        shared: dict = {}
-        for raw, norm in zip(raws, normalized, strict=True):
-            redactions: dict[str, int] = {}
-            if policy.active:
-                raw, norm, redactions = redact_span(policy, raw, norm, shared)
-            values = _span_values(project, raw, norm)
-            values["redactions"] = redactions
+        for raw, values in zip(raws, span_rows, strict=True):
             values["trace_id"] = pk_by_tid[raw.trace_id]
-            span_rows.append(values)
         left = spans_upsert(project, span_rows)
         if left:  # their rows were not locked by the trace upsert: lock them before recomputing their aggregates
             list(Trace.objects.select_for_update().filter(pk__in=left).order_by("pk").values_list("pk", flat=True))
@@ -339,6 +342,20 @@ def spans_ingest(*, project: Project, raws: list[RawSpan], rejected: Iterable[Re
     result.accepted = len(raws)
     result.trace_pks = trace_pks
     return result
+
+
+def _span_rows(project: Project, raws: list[RawSpan], normalized: list[NormalizedSpan], policy) -> list[dict]:
+    """The span rows of a batch, redacted (traces.redact), without their trace ids yet."""
+    span_rows = []
+    shared: dict = {}
+    for raw, norm in zip(raws, normalized, strict=True):
+        redactions: dict[str, int] = {}
+        if policy.active:
+            raw, norm, redactions = redact_span(policy, raw, norm, shared)
+        values = _span_values(project, raw, norm)
+        values["redactions"] = redactions
+        span_rows.append(values)
+    return span_rows
 
 
 def _traces_left_behind(project: Project, span_rows: list[dict]) -> list[int]:
@@ -418,6 +435,8 @@ def log_events_ingest(*, project: Project, events: list) -> int:
         if spans:
             pending = _pending_log_events(project, [s.span_id for s in spans])
             for span in spans:
+                if span.lean:  # the messages change: keep the attributes whole rather than rebuilt from new ones
+                    span.attributes, span.events, span.lean = lean.raw_attributes(span), lean.raw_events(span), None
                 norm = NormalizedSpan(
                     input_messages=span.input_messages,
                     output_messages=span.output_messages,
@@ -429,7 +448,10 @@ def log_events_ingest(*, project: Project, events: list) -> int:
                 span.output_messages = _clean(norm.output_messages)
                 span.input_text = _text(norm.input_text)
                 span.output_text = _text(norm.output_text)
-            Span.objects.bulk_update(spans, ["input_messages", "output_messages", "input_text", "output_text"])
+            Span.objects.bulk_update(
+                spans,
+                ["input_messages", "output_messages", "input_text", "output_text", "attributes", "events", "lean"],
+            )
             traces_refresh(trace_pks=sorted({s.trace_id for s in spans}))
     return len(rows)
 
@@ -458,6 +480,8 @@ TRACE_AGGREGATE_FIELDS = [
     "root_ended",
     "input_preview",
     "output_preview",
+    "environment",
+    "tags",
 ]
 
 
@@ -492,6 +516,7 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
             release=Max("release"),
             traffic=Max("traffic"),  # "shadow" > "": one shadow span makes the trace shadow
             request_key=Max("request_key"),
+            **trace_fields.label_aggregates(),  # environment, tags (explorer filters)
         )
         .order_by()
     )
@@ -520,10 +545,13 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
                 row["trace_id"], {"span_id": "", "name": row["name"], "end_time": None, "inp": "", "out": ""}
             )
 
+    # A root without input or output of its own (an HTTP span): the first LLM call's input, the last one's output.
+    stand_in = trace_fields.llm_io(trace_pks=[pk for pk, r in roots.items() if not (r["inp"] and r["out"])])
     adapt = connection.ops.adapt_datetimefield_value
     params = []
     for agg in rows:
         root = roots[agg["trace_id"]]
+        llm_in, llm_out = stand_in.get(agg["trace_id"], ("", ""))
         start, end = agg["start"], agg["end"]
         params.append(
             (
@@ -548,8 +576,10 @@ def traces_refresh(*, trace_pks: list[int]) -> None:
                 root["name"],
                 root["span_id"],
                 root["end_time"] is not None and bool(root["span_id"]),
-                root["inp"] or "",
-                root["out"] or "",
+                root["inp"] or llm_in,
+                root["out"] or llm_out,
+                (agg["environment"] or "")[:100],
+                trace_fields.tags_text(agg["tags_oi"], agg["tags_lf"]),
                 agg["trace_id"],
             )
         )
@@ -682,3 +712,22 @@ def api_key_revoke(*, key: ApiKey) -> None:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+
+
+# --- Saved views of the trace list ---
+
+
+def saved_view_save(*, user, project: Project, name: str, query: str):
+    """Save (or replace, by name) one of the user's views of the project's trace list."""
+    from traces.models import SavedView
+
+    view, _ = SavedView.objects.update_or_create(user=user, project=project, name=name, defaults={"query": query})
+    return view
+
+
+def saved_view_remove(*, user, project: Project, view_id: int) -> bool:
+    """Delete one of the user's own views; False when there is none with that id (another user's, say)."""
+    from traces.models import SavedView
+
+    deleted, _ = SavedView.objects.filter(user=user, project=project, pk=view_id).delete()
+    return bool(deleted)

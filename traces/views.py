@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,23 +23,26 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url
 
-from traces import extensions, selectors
+from traces import extensions, search, selectors
 from traces.access import Action, membership_for, requires, role_can, trace_visible
 from traces.audit import SPAN_VIEW, TRACE_VIEW, audit_request
 from traces.models import KeyScope, Membership
-from traces.services import api_key_create, api_key_revoke
-from traces.waterfall import layout
+from traces.services import api_key_create, api_key_revoke, saved_view_remove, saved_view_save
+from traces.waterfall import layout, rows_data
 
 TRACES_PER_PAGE = 50
 SESSIONS_PER_PAGE = 50
 WATERFALL_ROWS = 500  # rows rendered at once: a 5,000-span trace stays a light page
+FIRST_ROWS = 100  # rows the trace page draws itself: waterfall.js replaces them with a virtualised list
 
 RANGES = {
     "15m": timedelta(minutes=15),
     "1h": timedelta(hours=1),
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
 }
+OP_CHOICES = [("eq", "equals"), ("contains", "contains"), ("prefix", "starts with")]
 
 
 def _page(request: HttpRequest, template: str, context: dict, membership: Membership | None = None) -> HttpResponse:
@@ -80,6 +84,13 @@ def project_home(request: HttpRequest, project_id: int) -> HttpResponse:
 class TraceFilterForm(forms.Form):
     """The list's filters, named as in the JSON API's query string (see selectors.TraceFilters)."""
 
+    q = forms.CharField(  # traces.search: words and "quoted phrases" in the spans' content
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Search", "title": 'Words, or "a phrase", in any span\'s content'}
+        ),
+    )
     range = forms.ChoiceField(
         required=False,
         choices=[
@@ -88,14 +99,12 @@ class TraceFilterForm(forms.Form):
             ("1h", "Last hour"),
             ("24h", "Last 24 h"),
             ("7d", "Last 7 days"),
+            ("30d", "Last 30 days"),
         ],
     )
-    start_after = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-    )
-    start_before = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-    )
+    # UTC ISO times (the custom range: static/js/trace_list.js shows and edits them in the viewer's time zone).
+    start_after = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    start_before = forms.DateTimeField(required=False, widget=forms.HiddenInput)
     name = forms.CharField(required=False, max_length=500, widget=forms.TextInput(attrs={"placeholder": "Name"}))
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("ok", "OK"), ("error", "Error")])
     model = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Model"}))
@@ -104,16 +113,43 @@ class TraceFilterForm(forms.Form):
     )
     user_id = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "User"}))
     service = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Service"}))
+    release = forms.CharField(required=False, max_length=100, widget=forms.TextInput(attrs={"placeholder": "Release"}))
+    environment = forms.CharField(
+        required=False, max_length=100, widget=forms.TextInput(attrs={"placeholder": "Environment"})
+    )
+    tag = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Tag"}))
+    attr_key = forms.CharField(
+        required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "Attribute key"})
+    )
+    attr_op = forms.ChoiceField(required=False, choices=OP_CHOICES)
+    attr_value = forms.CharField(
+        required=False, max_length=500, widget=forms.TextInput(attrs={"placeholder": "Attribute value"})
+    )
     min_duration_ms = forms.FloatField(
         required=False, min_value=0, widget=forms.NumberInput(attrs={"placeholder": "Min ms", "step": "any"})
+    )
+    max_duration_ms = forms.FloatField(
+        required=False, min_value=0, widget=forms.NumberInput(attrs={"placeholder": "Max ms", "step": "any"})
+    )
+    min_cost = forms.FloatField(
+        required=False, min_value=0, widget=forms.NumberInput(attrs={"placeholder": "Min $", "step": "any"})
+    )
+    max_cost = forms.FloatField(
+        required=False, min_value=0, widget=forms.NumberInput(attrs={"placeholder": "Max $", "step": "any"})
     )
     has_error = forms.ChoiceField(
         required=False,
         choices=[("", "Errors: any"), ("true", "Has errors"), ("false", "No errors")],
     )
+    sort = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in selectors.TEXT_FIELDS:  # name_op, model_op...: equals / contains / starts with
+            choices = OP_CHOICES if name != "name" else [OP_CHOICES[1], OP_CHOICES[0], OP_CHOICES[2]]
+            self.fields[f"{name}_op"] = forms.ChoiceField(
+                required=False, choices=choices, widget=forms.Select(attrs={"aria-label": f"{name} match"})
+            )
         self.extension_filters = list(extensions.trace_list_filters)  # e.g. evals' score filters
         for extension in self.extension_filters:
             self.fields.update(extension.fields())
@@ -123,7 +159,10 @@ class TraceFilterForm(forms.Form):
         matching = (ext.matching(project=project, data=self.cleaned_data) for ext in self.extension_filters)
         return [subquery for subquery in matching if subquery is not None]
 
-    ADVANCED = ("start_after", "start_before", "session_id", "user_id", "service", "min_duration_ms")
+    ADVANCED = (
+        "session_id", "user_id", "service", "release", "environment", "tag", "attr_key",
+        "min_duration_ms", "max_duration_ms", "min_cost", "max_cost",
+    )  # fmt: skip
 
     def to_filters(self, now: datetime) -> selectors.TraceFilters:
         # Invalid fields are left out of cleaned_data: a bad value is ignored rather than failing the page.
@@ -138,26 +177,61 @@ class TraceFilterForm(forms.Form):
         return selectors.TraceFilters(
             start_after=start_after,
             start_before=data.get("start_before"),
-            name=data.get("name") or "",
+            **{name: data.get(name) or "" for name in selectors.TEXT_FIELDS},
+            ops={name: data.get(f"{name}_op") or "" for name in selectors.TEXT_FIELDS},
             status=data.get("status") or "",
-            model=data.get("model") or "",
-            session_id=data.get("session_id") or "",
-            user_id=data.get("user_id") or "",
-            service=data.get("service") or "",
+            attr_key=data.get("attr_key") or "",
+            attr_op=data.get("attr_op") or "eq",
+            attr_value=data.get("attr_value") or "",
             min_duration_ms=data.get("min_duration_ms"),
+            max_duration_ms=data.get("max_duration_ms"),
+            min_cost=data.get("min_cost"),
+            max_cost=data.get("max_cost"),
             has_error=has_error,
+            search=data.get("q") or "",
         )
 
     @property
     def is_filtered(self) -> bool:
         return any(
             value not in (None, "") and value is not False and not (name == "range" and value == "all")
+            and not name.endswith("_op") and name != "sort"
             for name, value in self.cleaned_data.items()
-        )
+        )  # fmt: skip
 
     @property
     def advanced_used(self) -> bool:
         return any(self.cleaned_data.get(name) not in (None, "") for name in self.ADVANCED)
+
+
+def query_cleaned(params) -> str:
+    """The list's query string with only what is set: no empty field, no default (range=all, sort=-start, an
+    operator whose field is empty or that is its field's default). Order kept; `cursor` kept."""
+    pairs = []
+    for key, values in params.lists():
+        for value in values:
+            if value == "" or (key == "range" and value == "all") or (key == "sort" and value == "-start"):
+                continue
+            if key.endswith("_op"):
+                base = key.removesuffix("_op")
+                default = selectors.DEFAULT_OPS.get(base, "eq")
+                if value == default or not params.get("attr_key" if base == "attr" else base):
+                    continue
+            pairs.append((key, value))
+    return urlencode(pairs)
+
+
+def sort_links(request: HttpRequest, sort: str, keys) -> dict:
+    """{key: (url, arrow)} for the sortable headers: a click sorts by it (descending first), again flips it."""
+    current, desc = selectors.sort_parse(sort, {k: None for k in keys})
+    links = {}
+    for key in ("start", "duration", "tokens", "cost", *keys):
+        params = request.GET.copy()
+        params.pop("cursor", None)
+        params["sort"] = key if key == current and desc else f"-{key}"
+        arrow = ("↓" if desc else "↑") if key == current else ""
+        links[key] = (f"?{query_cleaned(params)}", arrow)
+    return links
 
 
 @login_required
@@ -167,19 +241,33 @@ class TraceFilterForm(forms.Form):
 def trace_list(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = membership_for(request, project_id)
     project = membership.project
+    cleaned = query_cleaned(request.GET)
+    list_url = reverse("traces:trace_list", args=[project_id])
+    if not request.htmx and cleaned != urlencode([(k, v) for k, vs in request.GET.lists() for v in vs]):
+        return redirect(f"{list_url}?{cleaned}" if cleaned else list_url)  # URLs carry only the filters set
     form = TraceFilterForm(request.GET)
     filters = form.to_filters(timezone.now())
     filters.pk_in = form.extension_subqueries(project)
     cursor = request.GET.get("cursor", "")
+    sorts = extensions.trace_list_sorts()  # e.g. evals' "score"
+    sort = form.cleaned_data.get("sort") or "-start"
     page = selectors.trace_page(
         project=project,
         filters=filters,
         cursor=cursor,
         limit=TRACES_PER_PAGE,
         annotate=extensions.trace_list_annotations(),  # the registered columns, in the same query
+        sort=sort,
+        sorts=sorts,
     )
     # Only an empty first page asks whether the project has any trace at all (the onboarding state).
     empty_project = not page.items and not cursor and not selectors.project_has_traces(project=project)
+    total = None
+    if not cursor and page.items:  # a later page ("load older") keeps the count the first one showed
+        bound = selectors.SEARCH_COUNT_BOUND if filters.search else selectors.COUNT_BOUND
+        total = selectors.traces_count(project=project, filters=filters, bound=bound)
+    saved_query = query_cleaned(_without(request.GET, "cursor"))
+    links = sort_links(request, sort, list(sorts))
     context = {
         "form": form,
         "page": page,
@@ -188,11 +276,56 @@ def trace_list(request: HttpRequest, project_id: int) -> HttpResponse:
         "columns": extensions.trace_list_columns,
         "colspan": 8 + len(extensions.trace_list_columns),
         "base_url": f"{settings.PEEKR_PUBLIC_URL}/",  # configured, never the request's Host header
+        "total": total,
+        "sort": sort,
+        "sort_links": links,
+        "column_heads": [(col, links.get(col.name)) for col in extensions.trace_list_columns],
+        "saved_views": selectors.saved_views(user=request.user, project=project),
+        "saved_query": saved_query,
+        "attr_scan_limit": selectors.ATTRIBUTE_SCAN_TRACES,
+        "search_hits": search.hits(project, filters.search, [t.pk for t in page.items]) if filters.search else {},
     }
     template = "traces/trace_list.html"
     if _wants_partial(request):
         template += "#rows" if request.htmx.target == "load-more" else "#results"
-    return _page(request, template, context, membership)
+    response = _page(request, template, context, membership)
+    if request.htmx and request.htmx.target != "load-more":
+        push_url(response, f"{list_url}?{cleaned}" if cleaned else list_url)  # htmx pushes the cleaned URL too
+    return response
+
+
+def _without(params, *keys):
+    params = params.copy()
+    for key in keys:
+        params.pop(key, None)
+    return params
+
+
+@login_required
+@require_POST
+@requires(Action.VIEW_TRACES)
+def saved_view_create(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Save the list's current query under a name (the user's own; the same name replaces it)."""
+    membership = membership_for(request, project_id)
+    name = request.POST.get("view_name", "").strip()[:100]
+    query = query_cleaned(QueryDict(request.POST.get("query", "")[:2000]))
+    list_url = reverse("traces:trace_list", args=[project_id])
+    if not name:
+        messages.error(request, "Give the view a name.")
+        return redirect(f"{list_url}?{query}" if query else list_url)
+    saved_view_save(user=request.user, project=membership.project, name=name, query=query)
+    messages.success(request, f"View “{name}” saved.")
+    return redirect(f"{list_url}?{query}" if query else list_url)
+
+
+@login_required
+@require_POST
+@requires(Action.VIEW_TRACES)
+def saved_view_delete(request: HttpRequest, project_id: int, view_id: int) -> HttpResponse:
+    membership = membership_for(request, project_id)
+    if not saved_view_remove(user=request.user, project=membership.project, view_id=view_id):
+        raise Http404
+    return redirect("traces:trace_list", project_id=project_id)
 
 
 # --- Trace page ---
@@ -220,9 +353,9 @@ def _trace_urls(project_id: int, trace_id: str) -> dict[str, str]:
 
 def _rows_shown(request: HttpRequest) -> int:
     try:
-        return max(WATERFALL_ROWS, int(request.GET.get("rows", WATERFALL_ROWS)))
+        return max(FIRST_ROWS, int(request.GET.get("rows", FIRST_ROWS)))
     except ValueError:
-        return WATERFALL_ROWS
+        return FIRST_ROWS
 
 
 def _badges(trace, rows) -> dict:
@@ -245,11 +378,13 @@ def trace_detail(request: HttpRequest, project_id: int, trace_id: str) -> HttpRe
                   details={"span": span.span_id} if span else None)  # fmt: skip
     shown = _rows_shown(request)
     rows = waterfall.rows[:shown]
+    badges = _badges(trace, waterfall.rows)
     context = {
         "trace": trace,
         "waterfall": waterfall,
-        "rows": rows,
-        "badges": _badges(trace, rows),
+        "rows": rows,  # drawn by the server for a browser without JS; waterfall.js draws the rows in view from:
+        "waterfall_data": rows_data(waterfall, badges),
+        "badges": badges,
         "next_offset": shown if len(waterfall.rows) > shown else None,
         "remaining": max(len(waterfall.rows) - shown, 0),
         "span": span,
@@ -303,7 +438,7 @@ def span_detail(request: HttpRequest, project_id: int, trace_id: str, span_id: s
         return redirect(page_url)
     audit_request(request, project=membership.project, action=SPAN_VIEW, target=span.trace.trace_id,
                   details={"span": span.span_id})  # fmt: skip
-    response = _page(request, "traces/trace_detail.html#span_detail", {"span": span}, membership)
+    response = _page(request, "traces/_span_detail.html", {"span": span}, membership)
     return push_url(response, page_url)
 
 

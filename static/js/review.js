@@ -2,6 +2,7 @@
 //   1-9        toggle the failure label with that number
 //   e          focus the expected output        c  focus the comment
 //   p          toggle "promote to golden set"
+//   y / n      answer a yes/no score: the first one not answered yet (the first one when all are)
 //   j / k      next / previous item in the queue
 //   Enter      complete and go to the next item (Ctrl+Enter inside a text box)
 //   Esc        leave a text box, so the single keys work again
@@ -84,6 +85,21 @@
         if (field) {
           event.preventDefault(); // the key must not land in the box it opens
           field.focus();
+        }
+        return;
+      }
+      case "y":
+      case "n": {
+        var scores = form ? Array.prototype.slice.call(form.querySelectorAll(".score-config[data-type=boolean]")) : [];
+        var open = scores.filter(function (s) {
+          return !s.querySelector("input[type=radio]:checked");
+        });
+        var target = open[0] || scores[0];
+        var radio = target && target.querySelector('input[type=radio][value="' + (key === "y" ? "yes" : "no") + '"]');
+        if (radio) {
+          event.preventDefault();
+          radio.checked = true;
+          flash(radio.closest("label"));
         }
         return;
       }

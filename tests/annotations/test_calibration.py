@@ -95,3 +95,13 @@ def test_two_reviewers_disagreeing_count_as_a_failure(project, owner):
     annotation_submit(item=item, reviewer=teammate, labels=[])
     pairs = selectors.calibration_pairs(project=project)["pii"]["pairs"]
     assert pairs == [(True, False)]
+
+
+def test_kappa_needs_a_minimum_sample_and_says_so_below_it():
+    from annotations.calibration import KAPPA_MIN_ITEMS
+
+    few = calibrate([(True, True), (False, False)])  # two agreeing items: kappa would be 1.00
+    assert few.kappa is None and few.enough_items is False
+    assert few.agreement == 1.0 and few.n == 2
+    enough = calibrate([(True, True), (False, False)] * (KAPPA_MIN_ITEMS // 2))
+    assert enough.enough_items is True and enough.kappa == pytest.approx(1.0)

@@ -46,3 +46,12 @@ def test_triage_rows_say_which_queues_hold_them_and_list_the_targets(project):
     data = selectors.weekly_triage(project=project, now=timezone.now() + timedelta(minutes=1))
     assert [(r["trace"].pk, r["queue_ids"], r["scores"]) for r in data["traces"]] == [(trace.pk, [queue.pk], 1)]
     assert data["queues"] == [queue] and data["golden_sets"] == [golden]
+
+
+@pytest.mark.django_db
+def test_perfect_traces_never_fill_the_worst_list(project):
+    bad = scored_trace(project, [(0.5, None)])
+    for _ in range(5):
+        scored_trace(project, [(1.0, True), (None, True)])  # nothing wrong: mean 1.00, no failure
+    rows = selectors.weekly_triage(project=project)["traces"]
+    assert [r["trace"].pk for r in rows] == [bad.pk]

@@ -452,11 +452,11 @@ def test_the_trace_list_costs_a_fixed_number_of_queries_with_scores(
     for i in range(20):
         trace, spans = stored(project, name=f"more-{i}", start=time.time() - 3600 - i)
         make_score(trace, spans[1], "faithfulness", passed=i % 2 == 0)
-    # session, user, membership + project, the page of traces with their score counts, the project switcher.
-    with django_assert_max_num_queries(5):
+    # session, user, membership + project, the page with its score counts, the bounded total, saved views, switcher.
+    with django_assert_max_num_queries(7):
         response = trace_list(owner_client, project)
     assert len(shown(response)) == 24
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(7):
         response = trace_list(owner_client, project, evaluator="faithfulness", failed="on", score_below="0.5")
     assert len(shown(response)) == 10  # the odd ones (value 0.0); faith-failed's 0.5 is not below 0.5
 

@@ -118,7 +118,7 @@ def test_a_user_explores_a_trace(live_server, owner, explorer_data):
         page.click(".tabbar .tab[data-tab=documents]")
         docs = panel.locator(".pane.active .doc")
         assert docs.count() == 2
-        assert docs.first.locator(".text").inner_text() == "Paris is the capital and largest city of France."
+        assert docs.first.locator(".md").inner_text() == "Paris is the capital and largest city of France."
         assert docs.first.get_by_text("score 0.93").is_visible()
         assert not panel.locator("pre.json").is_visible()  # the other tabs are hidden
         assert page.locator(".wf-row.sel").get_attribute("href") == f"?span={explorer_data['retriever'].span_id}"

@@ -12,10 +12,15 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Seeded through the models as the applied migrations left them (later migrations add columns to these tables).
 SEED = """
 from datetime import UTC, datetime, timedelta
-from traces.models import Project, Span, Trace
-from evals.models import Score
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+loader = MigrationExecutor(connection).loader
+apps = loader.project_state(list(loader.applied_migrations)).apps
+Project, Span, Trace = (apps.get_model("traces", name) for name in ("Project", "Span", "Trace"))
+Score = apps.get_model("evals", "Score")
 p = Project.objects.create(name="old")
 t0 = datetime.now(UTC) - timedelta(days=20)
 for k in range(3):

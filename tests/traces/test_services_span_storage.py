@@ -24,7 +24,7 @@ def test_large_span_values_are_compressed_with_lz4_on_postgresql(project):
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_column_compression(input_text), pg_column_compression(attributes) FROM traces_span"
+            "SELECT pg_column_compression(input_text), pg_column_compression(input_messages) FROM traces_span"
             " WHERE span_id = %s",
             [raw.span_id],
         )

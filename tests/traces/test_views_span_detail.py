@@ -204,15 +204,17 @@ def test_sdk_scores_are_shown_and_labelled_from_sdk(owner_client, project, rag_t
 
 def test_attributes_resource_and_raw_json(owner_client, project, rag_trace):
     html = get(owner_client, project, rag_trace, "tool").content.decode()
-    assert "<th>tool.name</th><td>get_weather</td>" in html
-    assert "<th>service.name</th><td>test-service</td>" in html
-    raw = html.split('class="json">', 1)[1].split("</pre>", 1)[0]
+    assert '<span class="jk">tool.name</span>: <span class="jv jstr">&quot;get_weather&quot;</span>' in html
+    assert '<span class="jk">service.name</span>: <span class="jv jstr">&quot;test-service&quot;</span>' in html
+    raw = html.split('<pre class="json">', 1)[1].split("</pre>", 1)[0]
     import html as html_lib
 
-    data = json.loads(html_lib.unescape(raw))
+    data = json.loads(html_lib.unescape(raw))  # the span as sent: its attributes as received
     assert data["span_id"] == rag_trace["tool"].span_id
-    assert data["trace"] == rag_trace["trace_id"]
-    assert data["tool_name"] == "get_weather"
+    assert data["trace_id"] == rag_trace["trace_id"]
+    assert data["attributes"]["tool.name"] == "get_weather"
+    assert data["attributes"]["input.value"] == '{"city":"Paris","unit":"C"}'
+    assert data["resource"] == {"service.name": "test-service"}
 
 
 def test_a_span_of_another_trace_is_404_under_this_trace(owner_client, project, rag_trace):

@@ -1,0 +1,399 @@
+"""Full-text search over span content: the trace list's `q` and the API's `?q=` (issue 15).
+
+What is searched, per span: its name, tool name, input and output (text and messages), documents, tool arguments and
+result, error, and its metadata (the attributes' string values shorter than 300 characters: normalisation has
+already taken the content out of `attributes`, what is left is the metadata, tags and ids). Each field is indexed up
+to a cap (SEARCH_CAPS below: the PostgreSQL function and the SQLite triggers of migration 0016 carry the same
+numbers), so a 5 MB data URL cannot make a span's index entry fail its ingest batch.
+
+Query language: words (every word must occur in the same span, in any field) and "quoted phrases" (the words in
+that order). Words are whole words, case-insensitive, no stemming (PostgreSQL's `simple` configuration, SQLite's
+`unicode61` tokenizer: the same query finds the same spans on both databases).
+
+- PostgreSQL: a GIN index (`span_search`) on the expression `peekr_span_search(...)`, an IMMUTABLE SQL function of
+  the span's columns returning its tsvector (migration 0016). Nothing is stored in the row; the partitioned
+  table's index is created on every partition (and on each partition attached later, traces.partitions).
+- SQLite: an FTS5 table `traces_span_search` (contentless, rowid = the span's id) kept in sync by triggers on
+  traces_span insert, update of a content column, and delete. Contentless because the indexed text is not a
+  column as stored (messages are JSON, whose escapes would glue words together: their string values are indexed).
+
+Spans of the project only; Peekr's internal spans are never matched (unless the list shows internal traces);
+retention empties the content columns, which takes the content out of the index in the same UPDATE.
+
+Snippets (`hits`) are cut in Python from the few matching spans of the traces on the page, never for all matches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import BooleanField, Exists, Expression, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from traces.models import Project, Span, Trace
+
+FTS_TABLE = "traces_span_search"
+PG_FUNCTION = "peekr_span_search"
+PG_INDEX = "span_search"
+MAX_QUERY_CHARS = 500
+MAX_TERMS = 16
+HITS_PER_TRACE = 3
+SNIPPET_BEFORE = 60
+SNIPPET_AFTER = 140
+
+# The columns indexed, in the order the PostgreSQL function takes them, and each field's cap in characters.
+SEARCH_COLUMNS = (
+    "name",
+    "tool_name",
+    "input_text",
+    "output_text",
+    "tool_arguments",
+    "tool_result",
+    "error",
+    "input_messages",
+    "output_messages",
+    "documents",
+    "attributes",
+)
+TEXT_CAP = 40_000  # input_text, output_text, tool_result, each JSON column's strings
+SMALL_CAP = 10_000  # tool_arguments, error
+METADATA_VALUE_CHARS = 300  # attribute string values this long or longer are content, not metadata
+
+FIELD_LABELS = {
+    "name": "name",
+    "tool_name": "tool",
+    "input_text": "input",
+    "output_text": "output",
+    "input_messages": "input messages",
+    "output_messages": "output messages",
+    "documents": "documents",
+    "tool_arguments": "tool arguments",
+    "tool_result": "tool result",
+    "error": "error",
+    "attributes": "metadata",
+}
+# Where a snippet is looked for first: content before the name, which every span of a trace may share.
+SNIPPET_ORDER = (
+    "input_messages",
+    "input_text",
+    "output_messages",
+    "output_text",
+    "tool_arguments",
+    "tool_result",
+    "documents",
+    "error",
+    "attributes",
+    "tool_name",
+    "name",
+)
+
+_TOKEN = re.compile(r"[^\W_]+")
+_PHRASE = re.compile(r'"([^"]*)"?')
+
+
+@dataclass(frozen=True)
+class Query:
+    words: tuple[str, ...]  # as typed (PostgreSQL's parser tokenises them like the indexed text)
+    phrases: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not any(_TOKEN.search(t) for t in (*self.words, *self.phrases))
+
+
+@dataclass(frozen=True)
+class Hit:
+    span_id: str
+    span_name: str
+    field: str  # a FIELD_LABELS value
+    snippet: SafeString  # HTML-escaped text with the matches in <mark>
+
+
+def parse(q: str) -> Query:
+    """Words and "quoted phrases" (a quote left open runs to the end)."""
+    q = (q or "")[:MAX_QUERY_CHARS]
+    phrases = tuple(p.strip() for p in _PHRASE.findall(q) if _TOKEN.search(p))
+    rest = _PHRASE.sub(" ", q)
+    words = tuple(w for w in rest.split() if _TOKEN.search(w))
+    return Query(words=words[:MAX_TERMS], phrases=phrases[:MAX_TERMS])
+
+
+# --- Matching ---
+
+FTS_SET_LIMIT = 20_000  # SQLite: up to this many matching spans are collected as a set, past it traces are walked
+PG_SET_LIMIT = 50_000  # PostgreSQL: the same, on the planner's estimate of the matching spans
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _fts5_match(query: Query) -> str:
+    """An FTS5 MATCH expression built from tokens only, each quoted: nothing the user types is FTS5 syntax."""
+    parts = [f'"{tok}"' for w in query.words for tok in _tokens(w)]
+    parts += ['"' + " ".join(_tokens(p)) + '"' for p in query.phrases]
+    return " AND ".join(parts)
+
+
+_SEP = r"([^[:alnum:]]|\\[nrt])+"  # between a phrase's words: anything but a letter or digit (a JSON escape too)
+
+RAW_COLUMNS = SEARCH_COLUMNS[:-1]  # a phrase is looked for in the raw text of all but the metadata
+
+
+def _pg_phrase_regex(phrase: str) -> str:
+    """A POSIX regex (case-insensitive match) for the phrase's words in order, on the span's raw text."""
+    return rf"(^|[^[:alnum:]]|\\[nrt]){_SEP.join(_tokens(phrase))}($|[^[:alnum:]]|\\)"
+
+
+class _SpanCondition(Expression):
+    """SQL over the columns of the span table of the query it is compiled in (its alias may be U0 in a subquery)."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, query: Query):
+        super().__init__()
+        self.query = query
+
+    def _alias(self, compiler) -> str:
+        return compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+
+
+class _PgMatch(_SpanCondition):
+    """peekr_span_search(<the span's columns>) @@ plainto_tsquery(every word, the phrases' too): the expression of
+    the span_search index, which answers a query of words exactly (no recheck, the tsvector is never computed
+    again); a phrase is then checked by a regex on the raw text of the spans that hold its words."""
+
+    def as_sql(self, compiler, connection):
+        table = self._alias(compiler)
+        cols = ", ".join(f"{table}.{connection.ops.quote_name(c)}" for c in SEARCH_COLUMNS)
+        words = " ".join([*self.query.words, *self.query.phrases])
+        sql, params = f"{PG_FUNCTION}({cols}) @@ plainto_tsquery('simple', %s)", [words]
+        if self.query.phrases:
+            raw = " || ' ' || ".join(f"{table}.{connection.ops.quote_name(c)}::text" for c in RAW_COLUMNS)
+            for phrase in self.query.phrases:
+                sql += f" AND ({raw}) ~* %s"
+                params.append(_pg_phrase_regex(phrase))
+        return sql, params
+
+
+class _FtsRowMatch(_SpanCondition):
+    """SQLite: this span's row matches (FTS5 looks the rowid up in each term's list: no scan)."""
+
+    def as_sql(self, compiler, connection):
+        sql = f"EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND {FTS_TABLE}.rowid = {self._alias(compiler)}.id)"
+        return sql, [_fts5_match(self.query)]
+
+
+def _fts_many(match: str) -> bool:
+    """More than FTS_SET_LIMIT spans match (reads at most that many rowids)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s LIMIT %s)",
+            [match, FTS_SET_LIMIT + 1],
+        )
+        return cursor.fetchone()[0] > FTS_SET_LIMIT
+
+
+def _matching(project: Project, query: Query, include_internal: bool) -> tuple[QuerySet[Span], bool]:
+    """(the matching spans, whether they are best checked row by row rather than collected as a set).
+
+    A rare term's matches are collected once as a set (SQLite: the rowids FTS5 gives, up to FTS_SET_LIMIT of
+    them; PostgreSQL: a bitmap scan of the GIN index, when the planner expects at most PG_SET_LIMIT spans); a
+    common one's are checked span by span while the newest traces are walked, which stops at the first page. Left
+    to itself, PostgreSQL's planner walked the traces for mid-frequency words too, computing the tsvector of
+    every span on the way (1.5 s at 1,000,000 spans)."""
+    spans = Span.objects.filter(project=project)
+    if not include_internal:
+        spans = spans.filter(is_internal=False)
+    if query.empty:
+        return spans.none(), False
+    if connection.vendor == "postgresql":
+        spans = spans.filter(_PgMatch(query))
+        return spans, _pg_estimate(spans) > PG_SET_LIMIT
+    match = _fts5_match(query)
+    if _fts_many(match):
+        return spans.filter(_FtsRowMatch(query)), True
+    return spans.filter(id__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])), False
+
+
+def _pg_estimate(spans: QuerySet[Span]) -> float:
+    """The planner's estimate of the rows (EXPLAIN: planning only, the GIN index's statistics)."""
+    sql, params = spans.values("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def spans_matching(*, project: Project, q: str | Query, include_internal: bool = False) -> QuerySet[Span]:
+    """The project's spans that match `q` (none for a query without a word)."""
+    return _matching(project, q if isinstance(q, Query) else parse(q), include_internal)[0]
+
+
+def traces_matching(qs: QuerySet[Trace], *, project: Project, q: str, include_internal: bool = False):
+    """`qs` narrowed to the traces with at least one matching span (traces.selectors.traces_filtered)."""
+    spans, per_row = _matching(project, parse(q), include_internal)
+    if per_row:  # spans start no earlier than their trace: PostgreSQL skips the older partitions
+        return qs.filter(Exists(spans.filter(trace_id=OuterRef("pk"), start_time__gte=OuterRef("start_time"))))
+    if connection.vendor == "postgresql":
+        # The matching traces first (a bitmap scan of the GIN index), then the page among them: as a subquery the
+        # planner hashed every trace of the project (0.35 s for a word in 236 spans of 1,000,000).
+        return qs.filter(pk__in=list(spans.order_by().values_list("trace_id", flat=True).distinct()))
+    return qs.filter(pk__in=spans.values("trace_id"))
+
+
+# --- Snippets for the rows shown ---
+
+
+def _patterns(query: Query) -> list[re.Pattern]:
+    """Phrases first (a phrase is the better snippet), then words; whole words, case-insensitive."""
+    out = []
+    for text in (*query.phrases, *query.words):
+        tokens = _TOKEN.findall(text)
+        if tokens:
+            body = r"[\W_]+".join(re.escape(t) for t in tokens)
+            out.append(re.compile(rf"(?<![^\W_]){body}(?![^\W_])", re.IGNORECASE))
+    return out
+
+
+def _strings(value) -> list[str]:
+    """The string values of a JSON value (messages, documents, attributes), in order."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _field_text(span: dict, column: str) -> str:
+    value = span.get(column)
+    if column == "attributes":
+        return "\n".join(s for s in _strings(value) if len(s) < METADATA_VALUE_CHARS)
+    if isinstance(value, (list, dict)):
+        return "\n".join(_strings(value))
+    return value or ""
+
+
+def snippet(text: str, patterns: list[re.Pattern]) -> SafeString | None:
+    """A window of `text` around the first match of the first pattern that matches, every match in it marked;
+    None when nothing matches. Pure: tested without a database."""
+    first = None
+    for pattern in patterns:
+        first = pattern.search(text)
+        if first:
+            break
+    if first is None:
+        return None
+    lo = max(0, first.start() - SNIPPET_BEFORE)
+    hi = min(len(text), first.end() + SNIPPET_AFTER)
+    # Do not cut a word in two at either end.
+    while lo > 0 and not text[lo - 1].isspace() and first.start() - lo < SNIPPET_BEFORE + 20:
+        lo -= 1
+    window = text[lo:hi]
+    spans = sorted({(m.start(), m.end()) for p in patterns for m in p.finditer(window)})
+    out, at = [], 0
+    for start, end in spans:
+        if start < at:
+            continue  # overlaps a match already marked
+        out.append(escape(window[at:start]))
+        out.append(f"<mark>{escape(window[start:end])}</mark>")
+        at = end
+    out.append(escape(window[at:]))
+    body = " ".join("".join(out).split())
+    return mark_safe(("… " if lo > 0 else "") + body + (" …" if hi < len(text) else ""))  # noqa: S308 (escaped)
+
+
+def _texts(span: dict) -> list[tuple[str, str]]:
+    """(column, text) of the span's non-empty fields, in SNIPPET_ORDER."""
+    return [(column, text) for column in SNIPPET_ORDER if (text := _field_text(span, column))]
+
+
+def _hit(span: dict, patterns: list[re.Pattern], texts: list[tuple[str, str]] | None = None) -> Hit:
+    texts = _texts(span) if texts is None else texts
+    for column, text in texts:
+        found = snippet(text, patterns)
+        if found is not None:
+            return Hit(span["span_id"], span["name"], FIELD_LABELS[column], found)
+    # The database matched a token our patterns do not see (an e-mail address, a URL): show the start.
+    for column, text in texts:
+        if text:
+            cut = text[: SNIPPET_BEFORE + SNIPPET_AFTER]
+            return Hit(span["span_id"], span["name"], FIELD_LABELS[column], escape(" ".join(cut.split())))
+    return Hit(span["span_id"], span["name"], "name", escape(span["name"]))
+
+
+def _needles(query: Query) -> list[str]:
+    """The first token of each of _patterns(query), lowercased: a substring test before the regex."""
+    return [_tokens(t)[0].lower() for t in (*query.phrases, *query.words) if _tokens(t)]
+
+
+def span_matches(texts: list[tuple[str, str]], patterns: list[re.Pattern], needles: list[str]) -> bool:
+    """Every word and phrase occurs in the span's texts (a phrase within one field). Pure."""
+    lowered = [text.lower() for _, text in texts]
+    return all(
+        any(needle in low and pattern.search(text) for (_, text), low in zip(texts, lowered, strict=True))
+        for pattern, needle in zip(patterns, needles, strict=True)
+    )
+
+
+READ_SPANS = 2_000  # spans of the page's traces read for snippets, at most
+READ_PER_TRACE = 40  # spans of one trace read before asking the index which of its spans match
+
+
+def hits(
+    project: Project, q: str, trace_pks: list[int], *, include_internal: bool = False, per_trace: int = HITS_PER_TRACE
+) -> dict[int, list[Hit]]:
+    """{trace pk: [Hit]} for the traces shown (a page): the first `per_trace` matching spans of each by start time.
+
+    The page's spans are matched here, in Python, with the snippet's own patterns (the index is not asked to
+    re-check a few hundred rows, which on PostgreSQL would compute each one's tsvector again); only a trace with
+    more spans than READ_PER_TRACE and no match among its first ones asks the index."""
+    query = parse(q)
+    if not trace_pks or query.empty:
+        return {}
+    patterns, needles = _patterns(query), _needles(query)
+    spans = Span.objects.filter(project=project, trace_id__in=trace_pks)
+    if not include_internal:
+        spans = spans.filter(is_internal=False)
+    per = max(READ_PER_TRACE, READ_SPANS // len(trace_pks))
+    columns = ("trace_id", "span_id", *SEARCH_COLUMNS)
+    order = ("trace_id", "start_time", "id")
+    counts = dict(Trace.objects.filter(pk__in=trace_pks).values_list("pk", "span_count"))
+    if sum(counts.values()) <= READ_SPANS:  # the usual page: every span of its traces, in one query
+        rows, unread = spans.order_by(*order).values(*columns), []
+    else:  # ids first, then the first `per` spans of each trace
+        ids: dict[int, list[int]] = {}
+        for trace_pk, pk in spans.order_by(*order).values_list("trace_id", "id"):
+            ids.setdefault(trace_pk, []).append(pk)
+        rows = Span.objects.filter(id__in=[pk for pks in ids.values() for pk in pks[:per]]).order_by(*order)
+        rows = rows.values(*columns)
+        unread = [pk for pk, pks in ids.items() if len(pks) > per]
+    out: dict[int, list[Hit]] = {}
+    for span in rows:
+        found = out.setdefault(span["trace_id"], [])
+        if len(found) < per_trace:
+            texts = _texts(span)
+            if span_matches(texts, patterns, needles):
+                found.append(_hit(span, patterns, texts))
+    unread = [pk for pk in unread if not out.get(pk)]
+    if unread:  # long traces whose first spans did not match: the index says which did
+        matching = spans_matching(project=project, q=query, include_internal=include_internal)
+        firsts: dict[int, list[int]] = {}
+        for trace_pk, pk in (
+            matching.filter(trace_id__in=unread).order_by("start_time", "id").values_list("trace_id", "id")
+        ):
+            if len(firsts.setdefault(trace_pk, [])) < per_trace:
+                firsts[trace_pk].append(pk)
+        wanted = [pk for pks in firsts.values() for pk in pks]
+        for span in Span.objects.filter(id__in=wanted).order_by("trace_id", "start_time", "id").values(*columns):
+            out.setdefault(span["trace_id"], []).append(_hit(span, patterns))
+    return {pk: found for pk, found in out.items() if found}
