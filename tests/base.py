@@ -66,6 +66,30 @@ def make_raw_span(
     )
 
 
+def wide_trace_raws(trace_id: str) -> list:
+    """5,000 spans, depth-first order known: a root, 50 steps of 99 items each (the last has 98); no payloads, so
+    ingest is quick. For the waterfall's big-trace tests."""
+    t0 = time.time() - 600
+    root = make_raw_span(trace_id=trace_id, name="batch job", start=t0, duration=300.0)
+    raws = [root]
+    for step in range(50):
+        parent = make_raw_span(
+            trace_id=trace_id, parent_span_id=root.span_id, name=f"step {step}", start=t0 + step * 5, duration=5.0
+        )
+        raws.append(parent)
+        raws += [
+            make_raw_span(
+                trace_id=trace_id,
+                parent_span_id=parent.span_id,
+                name=f"item {step}.{i}",
+                start=t0 + step * 5 + i * 0.05,
+                duration=0.04,
+            )
+            for i in range(99)
+        ]
+    return raws[:5000]
+
+
 def llm_attributes(model="gpt-4o-mini", prompt="What is the capital of France?", answer="Paris.", inp=42, out=17):
     """OTel GenAI attributes of a chat call, as opentelemetry-instrumentation-openai-v2 writes them."""
     import json

@@ -3,11 +3,10 @@ last span, folds a subtree, moves the selection with the arrow keys and opens th
 
 import os
 import re
-import time
 
 import pytest
 
-from tests.base import hex_id, make_raw_span
+from tests.base import hex_id, wide_trace_raws
 from tests.browser import browser_page
 from traces.services import spans_ingest
 
@@ -18,27 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def huge_trace(transactional_db, project):
-    """A root, 50 steps of 99 items each (the last has 98): 5,000 spans, depth-first order known."""
+    """tests.base.wide_trace_raws: 5,000 spans, depth-first order known."""
     tid = hex_id(16)
-    t0 = time.time() - 600
-    root = make_raw_span(trace_id=tid, name="batch job", start=t0, duration=300.0)
-    raws, names = [root], {}
-    for step in range(50):
-        parent = make_raw_span(
-            trace_id=tid, parent_span_id=root.span_id, name=f"step {step}", start=t0 + step * 5, duration=5.0
-        )
-        raws.append(parent)
-        for i in range(99):
-            raws.append(
-                make_raw_span(
-                    trace_id=tid,
-                    parent_span_id=parent.span_id,
-                    name=f"item {step}.{i}",
-                    start=t0 + step * 5 + i * 0.05,
-                    duration=0.04,
-                )
-            )
-    raws = raws[:5000]
+    raws = wide_trace_raws(tid)
     spans_ingest(project=project, raws=raws)
     names = {r.name: r.span_id for r in raws}
     return {"trace_id": tid, "ids": names, "last": raws[-1]}

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from tests.base import hex_id, llm_attributes, make_project, make_raw_span, make_trace, user_token
+from tests.base import hex_id, llm_attributes, make_project, make_raw_span, make_trace, user_token, wide_trace_raws
 from traces.models import Span, Trace
 from traces.services import spans_ingest
 
@@ -175,28 +175,9 @@ def test_a_span_name_with_markup_is_escaped(owner_client, project):
 
 @pytest.fixture
 def big_trace(project):
-    """5,000 spans: a root, 50 steps with 99 children each (the last has 98; no payloads, so ingest is quick)."""
+    """tests.base.wide_trace_raws: 5,000 spans."""
     tid = hex_id(16)
-    t0 = time.time() - 600
-    root = make_raw_span(trace_id=tid, name="batch job", start=t0, duration=300.0)
-    raws = [root]
-    for step in range(50):
-        parent = make_raw_span(
-            trace_id=tid, parent_span_id=root.span_id, name=f"step {step}", start=t0 + step * 5, duration=5.0
-        )
-        raws.append(parent)
-        for i in range(99):
-            raws.append(
-                make_raw_span(
-                    trace_id=tid,
-                    parent_span_id=parent.span_id,
-                    name=f"item {step}.{i}",
-                    start=t0 + step * 5 + i * 0.05,
-                    duration=0.04,
-                )
-            )
-    raws = raws[:5000]
-    spans_ingest(project=project, raws=raws)
+    spans_ingest(project=project, raws=wide_trace_raws(tid))
     return tid
 
 
