@@ -67,6 +67,7 @@ class Tick:
 class Waterfall:
     rows: list[Row] = field(default_factory=list)
     ticks: list[Tick] = field(default_factory=list)
+    narrow_ticks: list[Tick] = field(default_factory=list)  # the axis when its column is narrow (CSS picks)
     start: datetime | None = None
     total_ms: float = 0.0
 
@@ -220,7 +221,7 @@ def layout(spans: Sequence[SpanLike], *, min_width: float = MIN_WIDTH_PCT) -> Wa
                 is_open=span.end_time is None,
             )
         )
-    return Waterfall(rows=rows, ticks=ticks_for(total), start=start, total_ms=total)
+    return Waterfall(rows=rows, ticks=ticks_for(total), narrow_ticks=ticks_for(total, 2), start=start, total_ms=total)
 
 
 def rows_data(waterfall: Waterfall, badges: dict) -> dict:
