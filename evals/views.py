@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from evals import backfill, connections, modes, projection, selectors, services
-from evals.cost import arithmetic, count, usd
+from evals.cost import Projection, arithmetic, count, usd
 from evals.forms import EvalRuleForm, JudgeConnectionForm
 from evals.lag_chart import lag_chart
 from evals.models import Backfill, EvalRule
@@ -89,14 +89,15 @@ def percent(rate: float) -> str:
     return f"{round(rate * 100, 2):g}%"
 
 
-def projection_text(rule: EvalRule, projection: dict) -> str:
-    if not services.rule_uses_judge(rule):
+def projection_text(rule: EvalRule, p: Projection | None) -> str:
+    """The rule page's projection (evals.projection) as one line of the list; why not, when there is none."""
+    if p is None or not services.rule_uses_judge(rule):
         return ""
-    if projection["monthly"] is None:
-        return "no judged scores yet"
+    if p.monthly is None:
+        return "; ".join(p.notes) or "no projection yet"
     return (
-        f"at {percent(rule.sample_rate)} of {compact_count(projection['traces_per_day'])}/day "
-        f"this rule costs about {about_usd(projection['monthly'])}/month"
+        f"at {percent(rule.sample_rate)} of {compact_count(p.traces_per_day)}/day "
+        f"this rule costs about {about_usd(p.monthly)}/month"
     )
 
 
@@ -109,12 +110,12 @@ def filter_summary(rule: EvalRule) -> str:
 
 
 def _rule_row(rule: EvalRule) -> dict:
-    projection = services.judge_cost_projection(rule=rule)
+    p = projection.rule_projection(rule=rule) if services.rule_uses_judge(rule) else None
     return {
         "rule": rule,
         "stats": selectors.rule_execution_stats(rule=rule),
-        "projection": projection,
-        "projection_text": projection_text(rule, projection),
+        "projection": p,
+        "projection_text": projection_text(rule, p),
         "uses_judge": services.rule_uses_judge(rule),
         "judge_missing": services.rule_judge_missing(rule),
         "filter_summary": filter_summary(rule),
@@ -130,7 +131,8 @@ def _rule_row(rule: EvalRule) -> dict:
 @requires(Action.VIEW_TRACES)
 def rule_list(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = membership_for(request, project_id)
-    # A handful of rules per project: each row's counts are two aggregates and its projection three.
+    # A handful of rules per project: each row's counts are two aggregates; a judge rule's projection samples the
+    # last 7 days' traffic as the rule page does (evals.projection), so the two pages give the same figure.
     rows = [_rule_row(rule) for rule in services.rules_for_project(project=membership.project)]
     context = {
         "rows": rows,

@@ -9,9 +9,12 @@ from datetime import date
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from evals import services
+from evals.cost import Projection
 from evals.models import EvalRule, JudgeCall, Score
+from evals.projection import rule_projection
 from evals.views import about_usd, compact_count, projection_text
 from tests.base import make_trace, make_user
 from traces.models import Membership, Role, Span, Trace
@@ -131,22 +134,31 @@ def test_the_list_shows_each_rule_with_its_executions_pass_rate_and_cost(owner_c
     assert "50%" in row  # pass rate: 1 of 2
     assert "1/2" in row
     assert "$0.0200" in row  # judge cost so far
-    # 1 trace/day x 50% x 1 judge x $0.01 per judged score x 30 days
-    assert "at 50% of 1/day this rule costs about $0.15/month" in row
+    # The rule page's projection (evals.projection), in one sentence: the two pages never disagree.
+    # (Here: why there is no figure. The sentence with a figure is test_the_projection_reads_like_a_sentence.)
+    assert escape(projection_text(rule, rule_projection(rule=rule))) in row
     # The built-in rule is listed too, tagged, with no judge cost.
     builtin = EvalRule.objects.get(project=project, is_builtin=True)
     assert f'data-rule="{builtin.pk}"' in html
     assert "built-in" in html
 
 
-def test_a_judge_rule_without_judged_scores_says_so(owner_client, project):
-    judge_rule(project)
-    assert "no judged scores yet" in owner_client.get(list_url(project)).content.decode()
+def test_a_judge_rule_whose_cost_is_unknown_says_why(owner_client, project):
+    rule = judge_rule(project)
+    rule.judge_model = "a-model-without-a-price"
+    rule.save()
+    p = rule_projection(rule=rule)
+    assert p.monthly is None and p.notes
+    assert escape("; ".join(p.notes)) in owner_client.get(list_url(project)).content.decode()
 
 
 def test_the_projection_reads_like_a_sentence():
     rule = EvalRule(name="r", evaluators=["faithfulness"], sample_rate=0.1)
-    projection = {"monthly": 3012.4, "traces_per_day": 100_000.0}
+    projection = Projection(
+        judges=["faithfulness"], traces_per_day=100_000.0, selected_share=1.0, judgements_per_day=10_000.0,
+        input_tokens=1_000, output_tokens=100, tokens_from="estimate", price=(0.15, 0.6),
+        cost_per_judgement=0.01, daily=100.4, monthly=3012.4,
+    )  # fmt: skip
     assert projection_text(rule, projection) == "at 10% of 100k/day this rule costs about $3,000/month"
     assert compact_count(2_500_000) == "2.5M"
     assert compact_count(1234) == "1.23k"
