@@ -35,6 +35,10 @@ test: $(STAMP) $(CLIENT_VENVS)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) scripts/test_env.py $(PY) -m pytest $(PYTEST_ARGS)
+	@# Against PostgreSQL the SQLite-only tests (the write queue, FTS5) skip: run them on the laptop default too.
+	@if [ -n "$$PEEKR_DATABASE_URL" ]; then \
+	  env -u PEEKR_DATABASE_URL -u PEEKR_BROKER_URL PEEKR_TEST_DATA_DIR="$${PEEKR_TEST_DATA_DIR:-var/test}-sqlite" \
+	    $(PY) scripts/test_env.py $(PY) -m pytest -q -m laptop; fi
 
 lint: $(STAMP)
 	$(PY) -m ruff check --fix .

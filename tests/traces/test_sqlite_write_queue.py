@@ -15,9 +15,10 @@ from traces.models import Span
 
 PB = "application/x-protobuf"
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("PEEKR_DATABASE_URL", "").startswith("postgres"), reason="SQLite's write queue"
-)
+pytestmark = [
+    pytest.mark.laptop,
+    pytest.mark.skipif(os.environ.get("PEEKR_DATABASE_URL", "").startswith("postgres"), reason="SQLite's write queue"),
+]
 
 
 def lock_path() -> str:
