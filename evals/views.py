@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from datetime import UTC as dt_timezone
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.contrib import messages
@@ -453,19 +454,38 @@ def judge_connection_delete(request: HttpRequest, project_id: int, connection_id
 BACKFILL_FILTERS = ("name", "status", "model", "service")  # TraceFilters fields offered on the form
 
 
+def viewer_zone(name: str):
+    """The browser's IANA time zone as its script reports it (a hidden ``tz`` field); UTC without one."""
+    try:
+        return ZoneInfo(name) if name else dt_timezone
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt_timezone
+
+
 class BackfillForm(forms.Form):
-    start = forms.DateTimeField(label="From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    end = forms.DateTimeField(label="To (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    """The range is typed in the viewer's time zone (static/js/peekr.js fills ``tz``); without scripts, in UTC."""
+
+    start = forms.DateTimeField(label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end = forms.DateTimeField(label="To", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     name = forms.CharField(required=False, max_length=200, label="Trace name contains")
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("ok", "ok"), ("error", "error")])
     model = forms.CharField(required=False, max_length=200, label="Model")
     service = forms.CharField(required=False, max_length=200, label="Service")
+    tz = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput(attrs={"data-viewer-tz": ""}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:  # initial values are UTC: the script shows them in the viewer's zone
+            for key in ("start", "end"):
+                self.fields[key].widget.attrs["data-utc-initial"] = ""
 
     def clean(self):
         data = super().clean()
+        zone = viewer_zone(data.get("tz") or "")
         for key in ("start", "end"):
-            if data.get(key) is not None and timezone.is_naive(data[key]):
-                data[key] = timezone.make_aware(data[key], dt_timezone.utc)
+            if data.get(key) is not None:  # the wall-clock time typed, in the viewer's zone (the field read UTC)
+                typed = timezone.make_naive(data[key], dt_timezone) if timezone.is_aware(data[key]) else data[key]
+                data[key] = timezone.make_aware(typed, zone)
         return data
 
 

@@ -26,12 +26,16 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # git-ign
 
 
 @contextmanager
-def browser_page(*, width: int = 1440, height: int = 900, javascript: bool = True) -> Iterator[Page]:
-    """A fresh page in a fresh headless browser; closed (with the browser) on exit."""
+def browser_page(
+    *, width: int = 1440, height: int = 900, javascript: bool = True, timezone_id: str | None = None
+) -> Iterator[Page]:
+    """A fresh page in a fresh headless browser (in ``timezone_id``'s time zone if given); closed on exit."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
-            context = browser.new_context(viewport={"width": width, "height": height}, java_script_enabled=javascript)
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, java_script_enabled=javascript, timezone_id=timezone_id
+            )
             context.set_default_timeout(10_000)
             yield context.new_page()
         finally:

@@ -427,13 +427,41 @@
     if (!target.closest("#main-nav")) menu(false);
   });
 
+  // --- Times in the viewer's zone: forms tell the server the browser's zone (a hidden tz field) and show their
+  // UTC initial values as local ones; <time class="local-time"> shows the local time, UTC on hover. ---
+  function pad(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+  function localValue(date) {
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + "T" +
+      pad(date.getHours()) + ":" + pad(date.getMinutes());
+  }
+  function localiseTimes(scope) {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    scope.querySelectorAll("input[data-viewer-tz]").forEach(function (input) { input.value = zone; });
+    scope.querySelectorAll("input[data-utc-initial]").forEach(function (input) {
+      var date = input.value ? new Date(input.value + "Z") : null;
+      if (date && !isNaN(date)) input.value = localValue(date);
+      input.removeAttribute("data-utc-initial");
+    });
+    scope.querySelectorAll("time.local-time:not([data-localised])").forEach(function (el) {
+      var date = new Date(el.getAttribute("datetime"));
+      if (isNaN(date)) return;
+      el.title = el.textContent.trim();
+      el.textContent = localValue(date).replace("T", " ");
+      el.setAttribute("data-localised", "");
+    });
+  }
+
   // htmx:load fires for the page once loaded and for every piece of content swapped in later ("load more").
   document.addEventListener("htmx:load", function (event) {
     wrapTables(event.detail.elt);
+    localiseTimes(event.detail.elt);
     rememberTraces();
   });
   document.addEventListener("DOMContentLoaded", function () {
     wrapTables(document);
+    localiseTimes(document);
     rememberTraces();
     themeChanged();
   });
