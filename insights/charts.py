@@ -92,7 +92,47 @@ def _no_traces(ctx: Context) -> str:
     return f"No traces in {ctx.time_range.label}."
 
 
+def _split_dim(ctx: Context) -> str:
+    """The page's split when one is chosen (insights.dashboard.SPLITS): the trace charts draw a series a value."""
+    split = getattr(ctx.query, "split", "")
+    return split if split in selectors.SPLIT_FIELDS else ""
+
+
+def _group_meta(dim: str, group: str) -> dict | None:
+    """What a click on a group's series adds to the trace list's filters (none for the merged or empty groups)."""
+    if group in (selectors.OTHER_GROUP, "(none)") or (dim == "model" and " " in group):
+        return None
+    return {dim: group}
+
+
+def _split_figure(ctx: Context, value: Callable[[dict], float | None], title: str, *, bars: bool, **axis):
+    """One series per group of the page's split: stacked bars (counts, sums) or lines (rates, medians)."""
+    dim = _split_dim(ctx)
+    groups = selectors.trace_series_split(
+        project=ctx.project, time_range=ctx.time_range, since=ctx.since, dim=dim, **ctx.scope
+    )
+    if not groups:
+        return _no_traces(ctx)
+    xs = selectors.buckets(ctx.time_range, ctx.since, ctx.now)
+    fig = go.Figure()
+    for group, rows in groups:
+        ys = [value(rows[x]) if x in rows else (0 if bars else None) for x in xs]
+        kw = {"name": group, "meta": _group_meta(dim, group)}
+        if bars:
+            fig.add_trace(go.Bar(x=xs, y=ys, **kw))
+        else:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", marker={"size": 4}, connectgaps=False, **kw))
+    if bars:
+        _layout(fig, barmode="stack", bargap=0.15)
+    else:
+        _layout(fig)
+    fig.update_yaxes(title_text=title, rangemode="tozero", **axis)
+    return _time_axis(fig, ctx)
+
+
 def traces_chart(ctx: Context) -> go.Figure | str:
+    if _split_dim(ctx):
+        return _split_figure(ctx, lambda r: r["traces"], "traces", bars=True)
     xs, rows = _series(ctx)
     if not rows:
         return _no_traces(ctx)
@@ -110,6 +150,10 @@ def traces_chart(ctx: Context) -> go.Figure | str:
 
 
 def latency_chart(ctx: Context) -> go.Figure | str:
+    if _split_dim(ctx):
+        return _split_figure(
+            ctx, lambda r: r["p50"] / 1000 if r["p50"] is not None else None, "p50 seconds", bars=False
+        )
     found = selectors.latency_series(project=ctx.project, time_range=ctx.time_range, since=ctx.since, **ctx.scope)
     if not found:
         return f"No finished traces in {ctx.time_range.label}."
@@ -126,6 +170,8 @@ def latency_chart(ctx: Context) -> go.Figure | str:
 
 
 def error_rate_chart(ctx: Context) -> go.Figure | str:
+    if _split_dim(ctx):
+        return _split_figure(ctx, lambda r: r["errors"] / r["traces"] * 100, "% of traces", bars=False, ticksuffix="%")
     xs, rows = _series(ctx)
     if not rows:
         return _no_traces(ctx)
@@ -149,6 +195,8 @@ def error_rate_chart(ctx: Context) -> go.Figure | str:
 
 
 def tokens_chart(ctx: Context) -> go.Figure | str:
+    if _split_dim(ctx):
+        return _split_figure(ctx, lambda r: r["tokens"], "tokens", bars=True)
     xs, rows = _series(ctx)
     if not any(r["input_tokens"] or r["output_tokens"] for r in rows.values()):
         return f"No model calls with token counts in {ctx.time_range.label}."
@@ -164,6 +212,8 @@ def tokens_chart(ctx: Context) -> go.Figure | str:
 
 
 def cost_chart(ctx: Context) -> go.Figure | str:
+    if _split_dim(ctx):
+        return _split_figure(ctx, lambda r: r["cost"], "USD", bars=True, tickprefix="$")
     xs, rows = _series(ctx)
     if not any(r["cost"] for r in rows.values()):
         return f"No priced model calls in {ctx.time_range.label}."

@@ -23,8 +23,10 @@ from traces.selectors import TraceFilters
 # The trace filters the Dashboards page offers (TraceFilters' names, as in the trace list's URL).
 FILTER_PARAMS = ("name", "status", "model", "service", "release", "environment", "user_id", "session_id", "tag",
                  "has_error", "min_duration_ms", "max_duration_ms", "min_cost", "max_cost")  # fmt: skip
-SPLITS = ("release", "model", "environment")
-DEFAULT_SPLIT = "release"
+# "none", or one series per release / model / environment on the trace charts (insights.charts) and the rollup
+# chart's lines (metrics.charts, which splits by release when the page does not).
+SPLITS = ("none", "release", "model", "environment")
+DEFAULT_SPLIT = "none"
 MAX_CUSTOM = timedelta(days=366)
 
 

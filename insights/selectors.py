@@ -328,6 +328,61 @@ def trace_series(
     )
 
 
+# The dashboard's page-wide split (insights.dashboard.SPLITS): the trace field each value is read from. A trace's
+# models are its distinct models, space-separated: a trace that called two models is its own group.
+SPLIT_FIELDS = {"release": "release", "model": "models_used", "environment": "environment"}
+MAX_SPLIT_GROUPS = 6  # the largest groups by traces; the rest are summed as OTHER_GROUP
+OTHER_GROUP = "other"
+
+
+def trace_series_split(
+    *, project: Project, time_range: TimeRange, since: datetime, dim: str, until: datetime | None = None, filters=None
+) -> list[tuple[str, dict[datetime, dict]]]:
+    """Per group of ``dim`` (largest first, "(none)" for traces without one), per bucket: traces, errors, tokens,
+    cost and the p50 duration (ms). Buckets without traces are absent."""
+    key = SPLIT_FIELDS[dim]
+    qs = _traces(project, since, until, filters).annotate(bucket=Trunc("start_time", time_range.unit))
+    rows = list(
+        qs.values("bucket", key)
+        .annotate(
+            traces=Count("id"),
+            errors=Count("id", filter=Q(status="error")),
+            tokens=Sum("total_tokens"),
+            cost=Sum("cost"),
+        )
+        .order_by()
+    )
+    sizes: dict[str, int] = defaultdict(int)
+    for row in rows:
+        sizes[row[key] or "(none)"] += row["traces"]
+    kept = sorted(sizes, key=lambda g: (-sizes[g], g))[:MAX_SPLIT_GROUPS]
+    p50 = _split_p50(qs, key)
+    groups: dict[str, dict[datetime, dict]] = defaultdict(dict)
+    for row in rows:
+        group = row[key] or "(none)"
+        group = group if group in kept else OTHER_GROUP
+        at = groups[group].setdefault(row["bucket"], {"traces": 0, "errors": 0, "tokens": 0, "cost": 0.0})
+        at["traces"] += row["traces"]
+        at["errors"] += row["errors"]
+        at["tokens"] += row["tokens"] or 0
+        at["cost"] += row["cost"] or 0.0
+        at["p50"] = None if group == OTHER_GROUP else p50.get((row["bucket"], row[key]))  # no median of a sum
+    order = [*kept, OTHER_GROUP] if OTHER_GROUP not in kept else kept
+    return [(group, groups[group]) for group in order if group in groups]
+
+
+def _split_p50(qs: QuerySet, key: str) -> dict[tuple, float | None]:
+    """{(bucket, group value): p50 of duration_ms}."""
+    qs = qs.filter(duration_ms__isnull=False)
+    if connection.vendor == "postgresql":
+        rows = qs.values("bucket", key).annotate(p=Percentile("duration_ms", 0.5)).order_by()
+        return {(row["bucket"], row[key]): row["p"] for row in rows}
+    values: dict = defaultdict(list)
+    for bucket, group, v in qs.values_list("bucket", key, "duration_ms").order_by():
+        values[(bucket, group)].append(v)
+    return {k: percentile(sorted(vs), 0.5) for k, vs in values.items()}
+
+
 def latency_series(
     *, project: Project, time_range: TimeRange, since: datetime, until: datetime | None = None, filters=None
 ) -> dict[datetime, dict]:
