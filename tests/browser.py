@@ -6,6 +6,7 @@ Pages run under Peekr's real Content-Security-Policy (no eval): give wait_for_fu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,3 +49,12 @@ def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def login(page: Page, live_server, next_path: str, *, username: str = "owner", password: str = "pw-for-tests-1"):
+    """Open ``next_path`` (the login page comes first), sign in, and wait until the page is ``next_path``."""
+    page.goto(f"{live_server.url}{next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(next_path) + "$"))

@@ -11,20 +11,12 @@ from alerts import services
 from alerts.models import Alert, Monitor
 from tests.alerts.helpers import known_alert
 from tests.base import make_rollups, steady_hours
-from tests.browser import browser_page, screenshot
+from tests.browser import browser_page, login, screenshot
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, live_server, next_path: str) -> None:
-    page.goto(f"{live_server.url}{next_path}")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", "pw-for-tests-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(next_path) + "$"))
 
 
 def test_monitors_and_alerts_pages(live_server, owner, project):

@@ -2,7 +2,6 @@
 as the trace list's picker is, and stored in UTC; without a browser zone the form reads UTC, as before."""
 
 import os
-import re
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from evals.models import Backfill
 from evals.views import BackfillForm
 from tests.base import make_rubric_rule
-from tests.browser import browser_page
+from tests.browser import browser_page, login
 from tests.fake_openai import FakeOpenAI
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -23,11 +22,7 @@ def test_the_range_is_typed_and_shown_in_the_viewers_time_zone(live_server, owne
         rule = make_rubric_rule(project, judge)
         path = f"/p/{project.pk}/evals/rules/{rule.pk}"
         with browser_page(height=1400, timezone_id="Europe/Paris") as page:
-            page.goto(f"{live_server.url}{path}")
-            page.fill("input[name=username]", "owner")
-            page.fill("input[name=password]", "pw-for-tests-1")
-            page.click("button[type=submit]")
-            page.wait_for_url(re.compile(re.escape(path) + "$"))
+            login(page, live_server, path)
             # The default range ends now: shown in Paris, an hour ahead of UTC.
             shown_end = datetime.fromisoformat(page.input_value("input[name=end]"))
             utc_now = datetime.now(UTC).replace(tzinfo=None)

@@ -2,7 +2,6 @@
 moves to done in the real worker, and its cancel button stops one."""
 
 import os
-import re
 import time
 
 import pytest
@@ -10,7 +9,7 @@ from django.utils import timezone
 
 from evals.models import Backfill, EvalRule
 from tests.base import hex_id, llm_attributes, make_raw_span, make_rubric_rule
-from tests.browser import browser_page, screenshot
+from tests.browser import browser_page, login, screenshot
 from tests.fake_openai import FakeOpenAI
 from traces.models import Trace
 from traces.services import spans_ingest
@@ -36,14 +35,6 @@ def stored_traffic(project, n: int = N_TRACES) -> None:
     project.save(update_fields=["price_overrides"])
 
 
-def login(page, live_server, next_path: str) -> None:
-    page.goto(f"{live_server.url}{next_path}")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", "pw-for-tests-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(next_path) + "$"))
-
-
 def monthly(page) -> float:
     return float(page.get_attribute("#cost-preview [data-monthly]", "data-monthly"))
 
@@ -59,7 +50,12 @@ def test_the_projected_cost_appears_and_follows_the_sample_rate_before_saving(li
         page.select_option("select[name=filter_kind]", "llm")
         page.check("input[name=evaluators][value=rubric]")
         page.fill("textarea[name=rubric_criteria]", "Polite and on topic.")
-        page.wait_for_selector("#cost-preview [data-monthly]")
+        # The preview follows each change: wait for the one that counts the rubric judge (a loaded machine may
+        # still show the one drawn before the evaluator was ticked, with no judge and $0).
+        page.wait_for_function(
+            "() => { const el = document.querySelector('#cost-preview [data-monthly]');"
+            " return el && parseFloat(el.dataset.monthly) > 0; }"
+        )
         full = monthly(page)
         assert full > 0
         assert "per judgement ×" in page.inner_text("#cost-preview .cost-arithmetic")

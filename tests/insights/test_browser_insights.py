@@ -11,7 +11,7 @@ from django.utils import timezone
 from evals.services import trace_evaluate
 from insights import services
 from insights.models import Finding, Insight
-from tests.browser import browser_page, screenshot
+from tests.browser import browser_page, login, screenshot
 from traces.models import Trace
 from traces.services import trace_settle
 
@@ -37,14 +37,6 @@ def demo_project(live_server, project, api_key, settings):
         services.trace_detect(trace_pk=pk)
         trace_evaluate(trace_pk=pk)
     return project
-
-
-def login(page, live_server, next_path: str) -> None:
-    page.goto(f"{live_server.url}{next_path}")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", "pw-for-tests-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(next_path) + "$"))
 
 
 def test_a_user_reads_the_insights_and_the_trace_they_point_at(live_server, owner, demo_project):

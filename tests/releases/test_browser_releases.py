@@ -3,14 +3,13 @@ and the verdict with htmx, and shadow answers side by side with their production
 
 import json
 import os
-import re
 import time
 
 import pytest
 from django.utils import timezone
 
 from tests.base import make_blocking, make_raw_span
-from tests.browser import browser_page, screenshot
+from tests.browser import browser_page, login, screenshot
 from traces.models import Trace
 from traces.pipeline import pipeline_run
 from traces.services import spans_ingest
@@ -35,14 +34,6 @@ def answer(project, *, release: str, key: str, text: str, start: float, shadow: 
     for span in (root, chat):
         span.resource = {"service.name": "support-bot", "service.version": release}
     spans_ingest(project=project, raws=[root, chat])
-
-
-def login(page, live_server, next_path: str) -> None:
-    page.goto(f"{live_server.url}{next_path}")
-    page.fill("input[name=username]", "owner")
-    page.fill("input[name=password]", "pw-for-tests-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(next_path) + "$"))
 
 
 def test_the_releases_page_compares_and_shows_shadow_pairs(live_server, owner, project):

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from tests.base import make_trace
-from tests.browser import browser_page
+from tests.browser import browser_page, login
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -22,12 +22,7 @@ def test_tick_labels_never_overlap_from_800_to_1440_px(live_server, owner, proje
     # A one-second trace: six ticks of up to seven characters ("0" ... "1000 ms"), the widest labels there are.
     trace_id, _ = make_trace(project, n_llm=0, name="one second")
     with browser_page(width=800) as page:
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", "owner")
-        page.fill("input[name=password]", "pw-for-tests-1")
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
-        page.goto(f"{live_server.url}/p/{project.pk}/traces/{trace_id}")
+        login(page, live_server, f"/p/{project.pk}/traces/{trace_id}")
         page.wait_for_selector(".wf-axis .tick", state="attached")
         assert page.locator(".wf-axis .ticks-wide .tick").count() == 6
         for width in (800, 860, 900, 1000, 1200, 1440):
