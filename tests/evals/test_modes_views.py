@@ -157,7 +157,7 @@ def test_the_rule_list_shows_modes_without_a_query_per_rule_for_them(owner_clien
         owner_client.get(url)
     for i in range(1, 4):
         services.eval_rule_create(project=project, name=f"r{i}", evaluators=["pii"], mode="blocking")
-    per_rule = 5  # the row's executions (2 aggregates) and judge cost projection (3), as before modes
+    per_rule = 2  # the row's executions (2 aggregates); a rule without a judge has no cost projection
     with django_assert_num_queries(len(one.captured_queries) + 3 * per_rule):
         html = owner_client.get(url).content.decode()
     # the three made blocking, and the built-in rule (deterministic checks: blocking from the start)
