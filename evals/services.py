@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from evals.budget import budget_release, budget_reserve, estimate_cost, over_cap
 from evals.connections import JudgeConnectionInvalid, judge_connection_for, judge_missing, rule_judge
 from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
 from evals.models import TRIGGERS, EvalRule, Feedback, JudgeCacheEntry, JudgeCall, JudgeConnection, Mode, Score
+from evals.score_rows import ScoreRow, row_fields, row_model, score_row
 from peekr_web.errors import Invalid
 from traces import lean
 from traces.models import Project, Span, Trace
@@ -366,49 +368,51 @@ def score_record(**kwargs: Any) -> Score:
     return scores_upsert([score_build(**kwargs)])[0]
 
 
-def scores_upsert(scores: list[Score]) -> list[Score]:
-    """Insert or update scores in ONE statement: INSERT ... ON CONFLICT (the score key) DO UPDATE.
+def scores_upsert(scores: list[Score] | list[ScoreRow]) -> list[Score] | list[ScoreRow]:
+    """Insert or update scores (Score instances, or the pipeline's ScoreRows) in ONE statement: INSERT ... ON
+    CONFLICT (the score key) DO UPDATE.
 
     A concurrent run inserting the same key is absorbed by the constraint. A key seen twice (a trace-level
     evaluator under two span rules) keeps its last result, unless that one's mode counts less (shadow < advisory
     < blocking): a shadow rule never takes a score from an advisory one. Rows go in key order, so
     two evaluations of one trace at once lock them in the same order and cannot deadlock.
     """
-    by_key: dict[tuple, Score] = {}
+    by_key: dict[tuple, Score | ScoreRow] = {}
     for s in scores:  # one evaluator under a shadow and an advisory rule: the score that counts is kept
-        key = tuple(getattr(s, f) for f in SCORE_KEY)
+        key = (s.target_key, s.evaluator, s.rubric_version, s.judge_model)  # SCORE_KEY
         if key not in by_key or MODE_RANK[s.mode] >= MODE_RANK[by_key[key].mode]:
             by_key[key] = s
     rows = [by_key[k] for k in sorted(by_key)]
     if connection.vendor == "postgresql" and len(rows) >= COPY_FROM_ROWS:
         _scores_copy_upsert(rows)  # a pipeline batch: thousands of rule scores
     elif rows:
+        models = [row_model(r) if isinstance(r, ScoreRow) else r for r in rows]
         Score.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=list(SCORE_KEY), update_fields=list(SCORE_UPDATED)
+            models, update_conflicts=True, unique_fields=list(SCORE_KEY), update_fields=list(SCORE_UPDATED)
         )
     return rows
 
 
 MODE_RANK = {Mode.SHADOW: 0, Mode.ADVISORY: 1, Mode.BLOCKING: 2}
 COPY_FROM_ROWS = 200  # scores written at once from which COPY beats the ORM's multi-row statement (PostgreSQL)
+_SCORE_COPY_FIELDS = [f.attname for f in Score._meta.concrete_fields if not f.primary_key]
 
 
-def _scores_copy_upsert(rows: list[Score]) -> None:
+def _scores_copy_upsert(rows: list[Score] | list[ScoreRow]) -> None:
     """The same upsert through COPY into a temporary table and one merge (traces.services.pg_copy_upsert): for a
     batch of 85 traces (~1,600 scores) it took a third of the ORM's time, which was most of the stage's."""
     from traces.services import pg_copy_upsert
 
     now = timezone.now()
-    fields = [f.attname for f in Score._meta.concrete_fields if not f.primary_key]
+    dicts = []
     for score in rows:
-        score.updated_at = now
+        if isinstance(score, ScoreRow):
+            dicts.append(row_fields(score, updated_at=now))  # attempts and created_at: the model's defaults
+        else:
+            score.updated_at = now
+            dicts.append({f: getattr(score, f) for f in _SCORE_COPY_FIELDS})
     pg_copy_upsert(
-        Score,
-        [{f: getattr(score, f) for f in fields} for score in rows],
-        temp_table="_score_in",
-        conflict=SCORE_KEY,
-        update=SCORE_UPDATED,
-        order_by="target_key",
+        Score, dicts, temp_table="_score_in", conflict=SCORE_KEY, update=SCORE_UPDATED, order_by="target_key"
     )
 
 
@@ -423,16 +427,26 @@ def span_write_back(*, span_pks: list[int]) -> None:
     rows = Score.objects.filter(span_id__in=span_pks).order_by("evaluator", "pk").values("span_id", *SCORE_DICT_FIELDS)
     for row in rows:  # rows, not models: a batch writes back thousands
         by_span[row.pop("span_id")].append(row)
-    # One executemany UPDATE: bulk_update's CASE WHEN per row cost more than the rules themselves.
     field = Span._meta.get_field("eval_scores")
-    params = [(field.get_db_prep_save(scores, connection), pk) for pk, scores in by_span.items()]
     table, column = connection.ops.quote_name(Span._meta.db_table), connection.ops.quote_name(field.column)
     with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE id = %s", params)
+        if connection.vendor == "postgresql":
+            # ONE statement for the batch: an executemany of one UPDATE a span (thousands) cost the worker more
+            # in sending statements than in building the lists.
+            ids, docs = list(by_span), [json.dumps(scores) for scores in by_span.values()]
+            cursor.execute(
+                f"UPDATE {table} AS s SET {column} = v.doc::jsonb "
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, doc) "
+                "WHERE s.id = v.id",
+                [ids, docs],
+            )
+        else:  # one executemany UPDATE: bulk_update's CASE WHEN per row cost more than the rules themselves
+            params = [(field.get_db_prep_save(scores, connection), pk) for pk, scores in by_span.items()]
+            cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE id = %s", params)
 
 
 def trace_triggers(
-    *, trace: Trace, spans: list[Span], rule_scores: list[Score], thumbs_down: bool | None = None
+    *, trace: Trace, spans: list[Span], rule_scores: list[Score] | list[ScoreRow], thumbs_down: bool | None = None
 ) -> set[str]:
     """Which always-evaluate triggers this trace fires."""
     fired = set()
@@ -479,6 +493,7 @@ def traces_evaluate_batch(*, trace_pks: list[int], only_rule: EvalRule | None = 
     )
     signalled = set().union(*(hook(list(spans_of)) for hook in TRIGGER_HOOKS)) if spans_of else set()
     rules_of: dict[int, list[EvalRule]] = {}
+    configs: dict[int, EvalConfig] = {}  # each rule's, once per batch
     work, rule_scores = [], []
     for trace in traces:
         spans = spans_of[trace.pk]
@@ -493,7 +508,7 @@ def traces_evaluate_batch(*, trace_pks: list[int], only_rule: EvalRule | None = 
         rules = rules_of[trace.project_id]
         span_targets, trace_target = build_targets(spans)
         span_by_id = {s.span_id: s for s in spans}
-        scores = _rule_scores(trace, rules, span_targets, trace_target, span_by_id)
+        scores = _rule_scores(trace, rules, span_targets, trace_target, span_by_id, configs)
         rule_scores += scores
         work.append((trace, spans, rules, span_targets, trace_target, span_by_id, scores))
     scores_upsert(rule_scores)
@@ -514,28 +529,34 @@ def traces_evaluate_batch(*, trace_pks: list[int], only_rule: EvalRule | None = 
     return pending
 
 
-def _rule_scores(trace, rules, span_targets, trace_target, span_by_id) -> list[Score]:
-    out: list[Score] = []
+def _rule_scores(trace, rules, span_targets, trace_target, span_by_id, configs=None) -> list[ScoreRow]:
+    """The rows of every active rule's evaluators on the trace (``configs``: each rule's EvalConfig by pk, built
+    once per batch). A span target runs the span-level evaluators only, the trace target the trace-level ones."""
+    out: list[ScoreRow] = []
+    configs = {} if configs is None else configs
     for rule in rules:
-        config = rule_config(rule)
         names = [e for e in rule.evaluators if e in registry.REGISTRY]
         if not names:
             continue
         if not (rule.is_builtin or sampled(trace.trace_id, rule.sample_rate)):
             continue
+        config = configs.get(rule.pk) or configs.setdefault(rule.pk, rule_config(rule))
         for target, span in _rule_targets(rule, trace, span_targets, trace_target, span_by_id):
-            for name, result in registry.run_rules(target, config, names).items():
+            level = "trace" if span is None else "span"
+            span_pk = None if span is None else span.pk
+            for name, result in registry.run_rules(target, config, names, level=level).items():
                 evaluator = registry.get(name)
                 if (evaluator.target == "trace") != (span is None):
                     continue
                 out.append(
-                    score_build(
-                        trace=trace,
-                        span=span,
+                    score_row(
+                        trace_pk=trace.pk,
+                        project_id=trace.project_id,
+                        span_pk=span_pk,
                         evaluator=name,
                         result=result,
                         rule=rule,
-                        rubric_version=str(evaluator.version),
+                        version=str(evaluator.version),
                     )
                 )
     return out
