@@ -25,7 +25,7 @@ from django.utils import timezone
 from evals import evaluators as registry
 from evals.budget import budget_release, budget_reserve, estimate_cost, over_cap_reason, spent_today
 from evals.connections import JudgeConnectionInvalid, judge_connection_for, judge_missing, rule_judge
-from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget
+from evals.evaluators.types import EvalConfig, EvalResult, EvalTarget, LazyAttributes
 from evals.models import TRIGGERS, EvalRule, Feedback, JudgeCacheEntry, JudgeCall, JudgeConnection, Mode, Score
 from evals.score_rows import ScoreRow, row_fields, row_model, score_row
 from peekr_web.errors import Invalid
@@ -229,7 +229,7 @@ def _target_from_span(span: Span) -> EvalTarget:
         input_tokens=span.input_tokens,
         output_tokens=span.output_tokens,
         cost=span.cost,
-        attributes=lean.raw_attributes(span),  # as sent: rules may read any key (traces.lean)
+        attributes=LazyAttributes(lambda: lean.raw_attributes(span)),  # as sent, on first read (traces.lean)
     )
 
 
