@@ -8,6 +8,7 @@ class AnnotationsConfig(AppConfig):
     def ready(self) -> None:
         from annotations import extensions
         from annotations.services import on_feedback, on_judge_scored, traces_route
+        from evals import judging as eval_judging
         from evals import services as eval_services
         from traces.pipeline import Stage, stage_register
 
@@ -23,8 +24,8 @@ class AnnotationsConfig(AppConfig):
         # Feedback and judge scores can arrive after routing ran: they route the trace again (idempotent).
         if on_feedback not in eval_services.FEEDBACK_HOOKS:
             eval_services.FEEDBACK_HOOKS.append(on_feedback)
-        if on_judge_scored not in eval_services.JUDGE_SCORED_HOOKS:
-            eval_services.JUDGE_SCORED_HOOKS.append(on_judge_scored)
+        if on_judge_scored not in eval_judging.JUDGE_SCORED_HOOKS:
+            eval_judging.JUDGE_SCORED_HOOKS.append(on_judge_scored)
         # A judge may block only as calibrated as the Calibration page says (evals.modes).
         from annotations.selectors import calibration_by_evaluator
         from evals import modes

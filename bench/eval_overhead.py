@@ -891,7 +891,7 @@ def judge_task_profile(args, data_dir: Path, n: int) -> dict:
     from django.db import connection
 
     from evals import judge_client, judges
-    from evals import services as eval_services
+    from evals import judging as eval_judging
     from traces import services as trace_services
     from traces.services import project_create
 
@@ -901,7 +901,7 @@ def judge_task_profile(args, data_dir: Path, n: int) -> dict:
         judge_rule(project, judge.base_url, ["rubric"], "rubric")
         pending = pending_judge_scores(project, n + 2, seed=900)
         for pk in pending[:2]:  # warm-up: openai's import, the first connections
-            eval_services.judge_score_run(score_pk=pk)
+            eval_judging.judge_score_run(score_pk=pk)
         measured = pending[2 : n + 2]
         statements = [0]
 
@@ -910,18 +910,18 @@ def judge_task_profile(args, data_dir: Path, n: int) -> dict:
             return execute(sql, params, many, context)
 
         with ingest.StageTimer() as timer, connection.execute_wrapper(count):
-            timer.wrap(eval_services, "judge_score_run", "total")
+            timer.wrap(eval_judging, "judge_score_run", "total")
             timer.wrap(judges, "judge_sync", "judge call")
             timer.wrap(judge_client.JudgeClient, "__init__", "client")
-            timer.wrap(eval_services, "build_targets", "build_targets")
-            timer.wrap(eval_services, "_ledger_record", "ledger")
-            timer.wrap(eval_services, "_trace_judge_calls", "judge trace")
+            timer.wrap(eval_judging, "build_targets", "build_targets")
+            timer.wrap(eval_judging, "_ledger_record", "ledger")
+            timer.wrap(eval_judging, "_trace_judge_calls", "judge trace")
             timer.wrap(trace_services, "spans_ingest", "spans_ingest")
-            timer.wrap(eval_services, "_score_finish", "finish")
-            timer.wrap(eval_services, "span_write_back", "write back")
+            timer.wrap(eval_judging, "_score_finish", "finish")
+            timer.wrap(eval_judging, "span_write_back", "write back")
             c0 = time.thread_time()
             for pk in measured:
-                eval_services.judge_score_run(score_pk=pk)
+                eval_judging.judge_score_run(score_pk=pk)
             cpu = time.thread_time() - c0
     finally:
         judge.stop()
@@ -1150,7 +1150,7 @@ def print_judges(runs: list[ThroughputRun], profile: dict, args) -> None:
     other = p["total"] - p.get("judge call", 0) - p.get("build_targets", 0) - p.get("ledger", 0) - p.get("finish", 0)
     print()
     print(
-        f"One judge task, in-process (evals.services.judge_score_run on {p['n']} pending rubric scores, no broker; "
+        f"One judge task, in-process (evals.judging.judge_score_run on {p['n']} pending rubric scores, no broker; "
         f"mean per task, wall):"
     )
     rows = [

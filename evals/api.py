@@ -3,7 +3,7 @@
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 
-from evals import connections, modes, services
+from evals import connections, judging, modes, services
 from evals.models import EvalRule, ModeChange, Score
 from evals.schemas import (
     EvalRuleIn,
@@ -171,9 +171,7 @@ def guard(request, payload: GuardIn):
 @router.get("/dead-letters", response=list[ScoreOut], summary="Judge evaluations that failed for good")
 @api_requires(Action.VIEW_TRACES)
 def list_dead_letters(request, limit: int = Query(100, ge=1, le=1000)):
-    return [
-        score_out(s) for s in services.dead_letters(project=request.project).select_related("trace", "span")[:limit]
-    ]
+    return [score_out(s) for s in judging.dead_letters(project=request.project).select_related("trace", "span")[:limit]]
 
 
 @router.post(
@@ -182,7 +180,7 @@ def list_dead_letters(request, limit: int = Query(100, ge=1, le=1000)):
 @api_requires(Action.MANAGE_RULES)
 def retry_dead_letter(request, score_id: Id):
     score = get_object_or_404(Score, pk=score_id, project=request.project, status=Score.Status.ERROR)
-    services.score_retry(score=score)
+    judging.score_retry(score=score)
     score.refresh_from_db()
     return Status(202, score_out(score))
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django import forms
 
+from evals.judging import trace_evaluate_sync
 from evals.selectors import scores_for_traces, trace_pks_matching_scores, trace_score_annotations, trace_score_sort
-from evals.services import evaluator_names, trace_evaluate_sync
+from evals.services import evaluator_names
 from traces import extensions
 from traces.extensions import Badge, TraceListColumn, TraceListFilter
 

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from evals import services
+from evals import judging, services
 
 
 @shared_task(name="evals.evaluate_trace", soft_time_limit=120, time_limit=180, max_retries=3, autoretry_for=(Exception,),
@@ -13,20 +13,20 @@ def evaluate_trace(trace_pk: int) -> int:
     return len(pending)
 
 
-@shared_task(name="evals.run_judge", bind=True, max_retries=services.MAX_JUDGE_ATTEMPTS, soft_time_limit=300,
+@shared_task(name="evals.run_judge", bind=True, max_retries=judging.MAX_JUDGE_ATTEMPTS, soft_time_limit=300,
              time_limit=360)  # fmt: skip
 def run_judge(self, score_pk: int) -> None:
     """One judge evaluation; retried with backoff (honouring Retry-After) until it succeeds or fails for good."""
     try:
-        services.judge_score_run(score_pk=score_pk)
-    except services.JudgeRetry as retry:
+        judging.judge_score_run(score_pk=score_pk)
+    except judging.JudgeRetry as retry:
         raise self.retry(countdown=retry.countdown) from None
 
 
 @shared_task(name="evals.requeue_stale", soft_time_limit=60, time_limit=90)
 def requeue_stale() -> int:
     """Beat: judge scores pending for too long are enqueued again."""
-    return services.judge_requeue_stale()
+    return judging.judge_requeue_stale()
 
 
 @shared_task(name="evals.backfill_run", bind=True, soft_time_limit=240, time_limit=300, max_retries=3)

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from evals import backfill, connections, modes, projection, selectors, services
+from evals import backfill, connections, judging, modes, projection, selectors, services
 from evals.cost import Projection, arithmetic, count, usd
 from evals.forms import EvalRuleForm, JudgeConnectionForm
 from evals.lag_chart import lag_chart
@@ -140,7 +140,7 @@ def rule_list(request: HttpRequest, project_id: int) -> HttpResponse:
         "judge_missing": next((r["judge_missing"] for r in rows if r["judge_missing"]), ""),
         "judge_missing_rules": [r["rule"].name for r in rows if r["judge_missing"]],
         "paused": [r["rule"] for r in rows if r["rule"].status == EvalRule.Status.PAUSED],
-        "dead_letter_count": services.dead_letters(project=membership.project).count(),
+        "dead_letter_count": judging.dead_letters(project=membership.project).count(),
         "lag_chart": lag_chart(),  # the whole instance's evaluation backlog: one pipeline serves every project
     }
     return _page(request, "evals/rule_list.html", context, membership)
@@ -365,7 +365,7 @@ def _back(request: HttpRequest, project_id: int) -> HttpResponse:
 @requires(Action.VIEW_TRACES)
 def dead_letters(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = membership_for(request, project_id)
-    letters = services.dead_letters(project=membership.project)
+    letters = judging.dead_letters(project=membership.project)
     context = {
         "letters": list(letters.select_related("trace", "span", "rule")[:DEAD_LETTERS_SHOWN]),
         "total": letters.count(),
@@ -380,10 +380,10 @@ def dead_letters(request: HttpRequest, project_id: int) -> HttpResponse:
 @requires(Action.MANAGE_RULES)
 def dead_letter_retry(request: HttpRequest, project_id: int, score_id: int) -> HttpResponse:
     membership = membership_for(request, project_id)
-    score = services.dead_letters(project=membership.project).filter(pk=score_id).first()
+    score = judging.dead_letters(project=membership.project).filter(pk=score_id).first()
     if score is None:
         raise Http404("No such failed evaluation")
-    services.score_retry(score=score)
+    judging.score_retry(score=score)
     messages.success(request, f"{score.evaluator} queued again.")
     return redirect("evals:dead_letters", project_id=project_id)
 
@@ -393,10 +393,10 @@ def dead_letter_retry(request: HttpRequest, project_id: int, score_id: int) -> H
 @requires(Action.MANAGE_RULES)
 def dead_letter_retry_all(request: HttpRequest, project_id: int) -> HttpResponse:
     membership = membership_for(request, project_id)
-    letters = list(services.dead_letters(project=membership.project).only("pk")[:RETRY_ALL_LIMIT])
+    letters = list(judging.dead_letters(project=membership.project).only("pk")[:RETRY_ALL_LIMIT])
     for score in letters:
-        services.score_retry(score=score)
-    left = services.dead_letters(project=membership.project).count()
+        judging.score_retry(score=score)
+    left = judging.dead_letters(project=membership.project).count()
     note = f" {left} more are left: retry again once these are done." if left else ""
     messages.success(request, f"{len(letters)} failed evaluation(s) queued again.{note}")
     return redirect("evals:dead_letters", project_id=project_id)

@@ -8,6 +8,7 @@ class MetricsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from evals import judging as eval_judging
         from evals import services as eval_services
         from metrics import charts
         from metrics.services import on_feedback, on_judge_scored, on_signals, traces_rollup
@@ -18,8 +19,8 @@ class MetricsConfig(AppConfig):
         # Judge scores, feedback and signals arrive after the stage ran: the trace is queued to roll up again.
         if on_feedback not in eval_services.FEEDBACK_HOOKS:
             eval_services.FEEDBACK_HOOKS.append(on_feedback)
-        if on_judge_scored not in eval_services.JUDGE_SCORED_HOOKS:
-            eval_services.JUDGE_SCORED_HOOKS.append(on_judge_scored)
+        if on_judge_scored not in eval_judging.JUDGE_SCORED_HOOKS:
+            eval_judging.JUDGE_SCORED_HOOKS.append(on_judge_scored)
         try:
             from signals.services import SIGNAL_HOOKS
         except ImportError:  # signals without its hooks yet: nothing calls back

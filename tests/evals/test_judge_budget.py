@@ -17,7 +17,7 @@ import time
 import pytest
 from django.db import connection
 
-from evals import services
+from evals import judging, services
 from evals.budget import estimate_cost, spent_today
 from evals.models import JudgeCall, Score
 from tests.base import make_rubric_rule
@@ -49,7 +49,7 @@ def one_estimate(score_pk: int) -> float:
 def judge_in_thread(score_pk: int) -> threading.Thread:
     def run():
         try:
-            services.judge_score_run(score_pk=score_pk)
+            judging.judge_score_run(score_pk=score_pk)
         finally:
             connection.close()
 
@@ -84,7 +84,7 @@ def test_the_reservation_is_replaced_by_the_calls_made(project):
     with FakeOpenAI(answer=RUBRIC_REPLY, usage=(1000, 100)) as judge:
         rule = capped_rule(project, judge, cap=10.0)
         (score_pk,) = pending_scores(project, 1)
-        services.judge_score_run(score_pk=score_pk)
+        judging.judge_score_run(score_pk=score_pk)
 
     ledger = list(JudgeCall.objects.filter(rule=rule))
     assert [c.estimated for c in ledger] == [False]
@@ -97,7 +97,7 @@ def test_a_refused_call_releases_its_reservation(project, settings):
         rule = capped_rule(project, judge, cap=10.0)
         (score_pk,) = pending_scores(project, 1)
         settings.PEEKR_JUDGE_ALLOW_PRIVATE = False  # the guarded client refuses before any request
-        services.judge_score_run(score_pk=score_pk)
+        judging.judge_score_run(score_pk=score_pk)
 
     assert judge.requests == []
     assert not JudgeCall.objects.filter(rule=rule).exists(), "nothing was spent, nothing stays reserved"
@@ -108,7 +108,7 @@ def test_a_judge_call_killed_mid_flight_stays_in_the_ledger_as_its_estimate(proj
     with FakeOpenAI(answer=RUBRIC_REPLY, delay=60) as judge:
         rule = capped_rule(project, judge, cap=10.0)
         (score_pk,) = pending_scores(project, 1)
-        code = f"from evals.services import judge_score_run; judge_score_run(score_pk={score_pk})"
+        code = f"from evals.judging import judge_score_run; judge_score_run(score_pk={score_pk})"
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "shell", "-c", code], env=subprocess_env, start_new_session=True
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from evals import connections, services
+from evals import connections, judging, services
 from evals.models import EvalRule, JudgeConnection, Score
 from tests.base import make_judge_connection, make_project, make_user
 from tests.evals.pipeline import rag_trace
@@ -43,7 +43,7 @@ def rubric_rule(project, connection=None) -> EvalRule:
 def judge_once(project) -> Score:
     trace = rag_trace(project)
     (pending,) = services.trace_evaluate(trace_pk=trace.pk)
-    services.judge_score_run(score_pk=pending)
+    judging.judge_score_run(score_pk=pending)
     return Score.objects.get(pk=pending)
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.db import IntegrityError
 
-from evals import services
+from evals import judging, services
 from evals.models import EvalRule, JudgeCall, Score
 from tests.evals.pipeline import SUPPORTED, UNSUPPORTED, judge_rule, rag_trace
 from tests.judge_server import JudgeScript, judge_server
@@ -105,13 +105,13 @@ def test_faithfulness_judge_scores_and_keeps_claims_ledger_and_cache(project):
         trace = rag_trace(project)
         pending = services.trace_evaluate(trace_pk=trace.pk)
         assert len(pending) == 1
-        services.judge_score_run(score_pk=pending[0])
+        judging.judge_score_run(score_pk=pending[0])
         calls_after_first = len(judge.requests)
 
         # Identical inputs on another trace: judged from the cache, no new request.
         twin = rag_trace(project)
         for pk in services.trace_evaluate(trace_pk=twin.pk):
-            services.judge_score_run(score_pk=pk)
+            judging.judge_score_run(score_pk=pk)
         assert len(judge.requests) == calls_after_first
 
     (score,) = judge_scores(trace)
@@ -137,19 +137,19 @@ def test_a_judge_outage_retries_honouring_retry_after_then_errors_never_zero(pro
         (pk,) = services.trace_evaluate(trace_pk=trace.pk)
         judge.fail_next = [(429, {"Retry-After": "7"})] + [(503, {})] * 10
 
-        with pytest.raises(services.JudgeRetry) as first:
-            services.judge_score_run(score_pk=pk)
+        with pytest.raises(judging.JudgeRetry) as first:
+            judging.judge_score_run(score_pk=pk)
         assert first.value.countdown == pytest.approx(7.0)
-        for _ in range(services.MAX_JUDGE_ATTEMPTS - 2):
-            with pytest.raises(services.JudgeRetry):
-                services.judge_score_run(score_pk=pk)
-        services.judge_score_run(score_pk=pk)  # the last attempt records the failure
+        for _ in range(judging.MAX_JUDGE_ATTEMPTS - 2):
+            with pytest.raises(judging.JudgeRetry):
+                judging.judge_score_run(score_pk=pk)
+        judging.judge_score_run(score_pk=pk)  # the last attempt records the failure
 
     score = Score.objects.get(pk=pk)
     assert score.status == "error" and score.value is None and score.passed is None
-    assert "503" in score.error and f"{services.MAX_JUDGE_ATTEMPTS} attempt" in score.error
+    assert "503" in score.error and f"{judging.MAX_JUDGE_ATTEMPTS} attempt" in score.error
     assert Span.objects.filter(trace=trace).count() == 3  # nothing lost
-    assert score in services.dead_letters(project=project)
+    assert score in judging.dead_letters(project=project)
 
 
 @pytest.mark.django_db
@@ -159,7 +159,7 @@ def test_a_401_pauses_the_rule_and_says_why(project):
         trace = rag_trace(project)
         (pk,) = services.trace_evaluate(trace_pk=trace.pk)
         judge.fail_next = [(401, {})]
-        services.judge_score_run(score_pk=pk)
+        judging.judge_score_run(score_pk=pk)
 
     rule.refresh_from_db()
     assert rule.status == EvalRule.Status.PAUSED
@@ -178,7 +178,7 @@ def test_malformed_judge_json_is_an_error_with_the_raw_reply_not_a_retry(project
         )
         trace = rag_trace(project)
         (pk,) = services.trace_evaluate(trace_pk=trace.pk)
-        services.judge_score_run(score_pk=pk)  # no JudgeRetry raised
+        judging.judge_score_run(score_pk=pk)  # no JudgeRetry raised
         requests = len(judge.requests)
 
     score = Score.objects.get(pk=pk)

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
+from evals.judging import judge_requeue_stale
 from evals.models import Score
-from evals.services import judge_requeue_stale
 from tests.base import make_rubric_rule
 from tests.evals.pipeline import rag_trace
 from tests.fake_openai import FakeOpenAI

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from evals import services
+from evals import judging
 from evals.models import Score
 from tests.base import make_rubric_rule
 from tests.evals.pipeline import rag_trace
@@ -65,7 +65,7 @@ def test_past_the_concurrency_bound_sync_requests_do_not_wait_for_judges(project
 
         def hold_a_slot(trace):
             try:
-                services.trace_evaluate_sync(trace_pks=[trace.pk])
+                judging.trace_evaluate_sync(trace_pks=[trace.pk])
             finally:
                 connection.close()
 
@@ -77,7 +77,7 @@ def test_past_the_concurrency_bound_sync_requests_do_not_wait_for_judges(project
             time.sleep(0.05)
         assert len(judge.requests) == len(holders), "every slot is busy with a slow judge"
         started = time.monotonic()
-        judged_now = services.trace_evaluate_sync(trace_pks=[fast.pk])
+        judged_now = judging.trace_evaluate_sync(trace_pks=[fast.pk])
         elapsed = time.monotonic() - started
         for holder in holders:
             holder.join(timeout=30)

@@ -4,6 +4,7 @@ whole session (its cost per successful task changes)."""
 import pytest
 from django.utils import timezone
 
+from evals import judging as eval_judging
 from evals import services as eval_services
 from metrics.models import Rollup, RollupPending
 from metrics.selectors import metric_window
@@ -17,7 +18,7 @@ from traces.models import Trace
 @pytest.mark.django_db
 def test_the_hooks_are_registered():
     assert on_feedback in eval_services.FEEDBACK_HOOKS
-    assert on_judge_scored in eval_services.JUDGE_SCORED_HOOKS
+    assert on_judge_scored in eval_judging.JUDGE_SCORED_HOOKS
     try:
         from signals.services import SIGNAL_HOOKS
     except ImportError:
