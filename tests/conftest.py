@@ -124,3 +124,12 @@ def _pipeline_notice_cached():
     cache.set(NOTICE_CACHE_KEY, "", None)
     yield
     cache.delete(NOTICE_CACHE_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _shared_values_forgotten():
+    # traces.shared_values counts and caches per process, as a server does for its life; a test database is
+    # emptied between tests (and SQLite may give a new project an old id), so each test starts with none.
+    from traces import shared_values
+
+    shared_values.forget()

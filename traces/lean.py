@@ -24,7 +24,9 @@ rows not converted yet, or nothing taken) reads as stored. Key order is not kept
 
 Record (``Span.lean``; null when nothing was taken)::
 
-    {"r": rules, "a": {key: template}, "e": {event_index: {key: template}}}
+    {"r": rules, "a": {key: template}, "e": {event_index: {key: template}}, "s": bundle, "h": {key: holes}}
+    bundle   : what recurs across the project's spans, stored once (traces.shared_values): kept attributes,
+               templates (whole, or as a skeleton whose holes, ids and counts, stay here in "h"), the rules
     rules    : "0,1:0.1.3,3:4-0,34": rule 0 for every message, rule 1 for messages 0, 1 and 3, rule 3 for tool
                call 0 of message 4, rule 34 (see _take_rules)
     template : "ref" (the whole value) | [piece, ...]; piece = "literal" | [ref, encoding]
@@ -39,6 +41,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+from traces import shared_values
 
 MIN_SOURCE = 16  # shorter texts are not worth a reference in a template
 MIN_VALUE = 32  # shorter strings are not looked into for templates
@@ -542,6 +546,13 @@ def _take_texts(attributes: dict, row: Any, *, attribute_refs: bool) -> tuple[di
     return {k: v for k, v in attributes.items() if k not in taken}, taken
 
 
+def _stored_size(template: Any) -> int:
+    """About what a template takes in jsonb (strings unescaped, a few bytes of header a piece)."""
+    if isinstance(template, str):
+        return len(template) + 4
+    return sum(len(p.encode()) + 4 if isinstance(p, str) else len(p[0]) + 12 for p in template)
+
+
 def _templates(values: dict, texts: list, row: Any, cache: dict) -> dict:
     taken = {}
     styles: dict[int, list] = {}
@@ -553,7 +564,7 @@ def _templates(values: dict, texts: list, row: Any, cache: dict) -> dict:
                 styles[style] = _message_candidates(row, style, cache)
             candidates = styles[style] + texts
         template = _template(value, candidates)
-        if template is None or len(json.dumps(template)) + MIN_SOURCE > len(value):
+        if template is None or _stored_size(template) + MIN_SOURCE > len(value.encode()):
             continue
         if _render(template, row, cache) == value:  # the safety rule: only what comes back exactly
             taken[key] = template
@@ -594,6 +605,8 @@ def split(row: dict) -> tuple[dict, list, dict | None]:
             taken_events[str(i)] = ev_taken
     if taken_events:
         record["e"] = taken_events
+    if row.get("project_id"):  # what recurs across spans is stored once (not in migration 0014: no project there)
+        kept, record = shared_values.take(row["project_id"], kept, record, never=ALWAYS_KEPT)
     if not record:
         return attributes, events, None
     return kept, kept_events, record
@@ -602,10 +615,12 @@ def split(row: dict) -> tuple[dict, list, dict | None]:
 def raw_attributes(span: Any) -> dict:
     """The span's attributes exactly as sent (after redaction): what was kept plus what the normalised fields
     give back. Works on a Span instance or a dict of its values."""
-    kept = _get(span, "attributes", {})
     record = _get(span, "lean", None)
     if not record:
-        return dict(kept)
+        return dict(_get(span, "attributes", {}))
+    if record.get("s"):
+        span, record = shared_values.expanded(span, record)
+    kept = _get(span, "attributes", {})
     restored = _restore_rules(record.get("r") or "", span)
     cache: dict = {}
     for key, template in (record.get("a") or {}).items():
@@ -622,7 +637,7 @@ def raw_events(span: Any) -> list:
     record = _get(span, "lean", None)
     if not record or not record.get("e"):
         return list(events)
-    out = list(events)
+    out = list(events)  # event templates name the row's fields only, never a shared value
     cache: dict = {}
     for index, templates in record["e"].items():
         i = int(index)

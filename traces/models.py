@@ -247,6 +247,18 @@ class Span(models.Model):
             return None
 
 
+class SharedValue(models.Model):
+    """A value that recurs across a project's spans (a tool schema, a request body's skeleton), stored once and
+    named by its digest from Span.lean (traces.shared_values). Immutable: never updated."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    digest = models.CharField(max_length=16)  # traces.shared_values.digest of the value
+    value = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "digest"], name="sharedvalue_unique")]
+
+
 class SavedView(models.Model):
     """A user's named trace-list query (the list's query string, only the filters set), listed above the list."""
 
