@@ -21,7 +21,9 @@ directory for SQLite), migrated. Then:
    is in 1 span out of 5,000 and the phrase "rate limit exceeded" in 1 out of 200. The search index is built after
    the load (time and size per span reported).
 3. Queries, as the trace list runs them: traces.selectors.trace_page(limit=50) with TraceFilters(search=q), then
-   traces.search.hits() for those 50 rows (the snippets). p50/p95 over the repetitions, warm.
+   traces.search.hits() for those 50 rows (the snippets), then traces.selectors.traces_count(bound=
+   SEARCH_COUNT_BOUND) (the total, "500+"). p50/p95 over the repetitions, warm, of each part and of the page (all
+   three: the target, p95 < 300 ms, is on that).
 
 It prints figures, never asserts on them (but checks that no trace of the second project is ever returned).
 """
@@ -45,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from bench._env import SQLITE, database_version, prepare  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/peekr_bench_search"
-DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/7"
+DEFAULT_BROKER_URL = os.environ.get("PEEKR_BENCH_BROKER_URL", "redis://127.0.0.1:6379/7")
 SPANS_PER_TRACE = 6
 TARGET_P95_MS = 300
 QUERIES = {
@@ -479,7 +481,7 @@ def run_queries(project, other, reps: int) -> list[tuple]:
     others = set(Trace.objects.filter(project=other).values_list("pk", flat=True))
     out = []
     for label, q in QUERIES.items():
-        page_ms, total_ms, count_ms, shown = [], [], [], 0
+        page_ms, total_ms, count_ms, page_total_ms, shown = [], [], [], [], 0
         for i in range(reps + 1):
             t0 = time.perf_counter()
             page = trace_page(project=project, filters=TraceFilters(search=q), limit=50)
@@ -488,7 +490,8 @@ def run_queries(project, other, reps: int) -> list[tuple]:
             t2 = time.perf_counter()
             if count:
                 count(project=project, filters=TraceFilters(search=q), bound=selectors.SEARCH_COUNT_BOUND)
-            count_ms.append((time.perf_counter() - t2) * 1000)
+            t3 = time.perf_counter()
+            count_ms.append((t3 - t2) * 1000)
             if i == 0:  # warm-up
                 assert not others & {t.pk for t in page.items}, "another project's trace matched"
                 shown = len(page.items)
@@ -496,7 +499,8 @@ def run_queries(project, other, reps: int) -> list[tuple]:
                 continue
             page_ms.append((t1 - t0) * 1000)
             total_ms.append((t2 - t0) * 1000)
-        out.append((label, q, shown, with_hits, page_ms, total_ms, count_ms))
+            page_total_ms.append((t3 - t0) * 1000)
+        out.append((label, q, shown, with_hits, page_ms, total_ms, count_ms, page_total_ms))
     return out
 
 
@@ -588,18 +592,21 @@ def bench_one(database_url: str, *, n_spans: int, reps: int, overhead_batches: i
 def report_queries(project, other, reps: int) -> None:
     print(
         f"{'query':<12} {'q':<24} {'rows':>4} {'hits':>4} {'list p50':>9} {'p95':>6} {'+snippets p50':>14} {'p95':>6}"
-        f" {'count p50':>10} {'p95':>6}"
+        f" {'count p50':>10} {'p95':>6} {'page p50':>9} {'p95':>6}"
     )
     worst = 0.0
-    for label, q, shown, with_hits, page_ms, total_ms, count_ms in run_queries(project, other, reps):
-        worst = max(worst, pct(total_ms, 95)) if label != "no match" else worst
+    for label, q, shown, with_hits, page_ms, total_ms, count_ms, page_total_ms in run_queries(project, other, reps):
+        worst = max(worst, pct(page_total_ms, 95)) if label != "no match" else worst
         print(
             f"{label:<12} {q:<24} {shown:>4} {with_hits:>4} {pct(page_ms, 50):>7.0f}ms {pct(page_ms, 95):>4.0f}ms "
             f"{pct(total_ms, 50):>12.0f}ms {pct(total_ms, 95):>4.0f}ms {pct(count_ms, 50):>8.0f}ms "
-            f"{pct(count_ms, 95):>4.0f}ms"
+            f"{pct(count_ms, 95):>4.0f}ms {pct(page_total_ms, 50):>7.0f}ms {pct(page_total_ms, 95):>4.0f}ms"
         )
     verdict = "met" if worst < TARGET_P95_MS else "MISSED"
-    print(f"target p95 < {TARGET_P95_MS} ms (list + snippets, word/phrase/rare/common): {verdict} ({worst:.0f} ms)")
+    print(
+        f"target p95 < {TARGET_P95_MS} ms (the page: list + snippets + count, word/phrase/rare/common): {verdict} "
+        f"({worst:.0f} ms)"
+    )
 
 
 def queries_only(database_url: str, reps: int) -> None:

@@ -20,22 +20,31 @@ that order). Words are whole words, case-insensitive, no stemming (PostgreSQL's 
 Spans of the project only; Peekr's internal spans are never matched (unless the list shows internal traces);
 retention empties the content columns, which takes the content out of the index in the same UPDATE.
 
+The list's page and its bounded count read only the newest matches (traces_newest): on PostgreSQL a word neither
+rare nor very common is found by walking the newest traces in windows (the GIN index and span_trace together), then
+week by week, stopping once enough are found, instead of collecting every matching span (_walk).
+
 Snippets (`hits`) are cut in Python from the few matching spans of the traces on the page, never for all matches.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import connection
-from django.db.models import BooleanField, Exists, Expression, OuterRef, QuerySet
+from django.db import connection, transaction
+from django.db.models import BooleanField, Exists, Expression, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from traces.models import Project, Span, Trace
+from traces.retention import PARTITION_DAYS, partition_bounds
 
 FTS_TABLE = "traces_span_search"
 PG_FUNCTION = "peekr_span_search"
@@ -126,7 +135,12 @@ def parse(q: str) -> Query:
 # --- Matching ---
 
 FTS_SET_LIMIT = 20_000  # SQLite: up to this many matching spans are collected as a set, past it traces are walked
-PG_SET_LIMIT = 50_000  # PostgreSQL: the same, on the planner's estimate of the matching spans
+PG_SET_LIMIT = 50_000  # PostgreSQL, every match wanted (a sort other than newest first): the set up to this many spans
+# PostgreSQL, the newest matches wanted (the list's first page, the bounded count), on the planner's estimate of the
+# spans holding every word: up to PG_WALK_FROM the set; from PG_ROWS_SHARE of the project's spans span by span; in
+# between the newest traces are walked in windows (traces_newest).
+PG_WALK_FROM = 5_000
+PG_ROWS_SHARE = 0.5
 
 
 def _tokens(text: str) -> list[str]:
@@ -150,36 +164,66 @@ def _pg_phrase_regex(phrase: str) -> str:
     return rf"(^|[^[:alnum:]]|\\[nrt]){_SEP.join(_tokens(phrase))}($|[^[:alnum:]]|\\)"
 
 
-class _SpanCondition(Expression):
-    """SQL over the columns of the span table of the query it is compiled in (its alias may be U0 in a subquery)."""
+class _OnTable(Expression):
+    """A condition in SQL over the columns of the table of the query it is compiled in (its alias may be U0 in a
+    subquery)."""
 
     output_field = BooleanField()
     conditional = True
-
-    def __init__(self, query: Query):
-        super().__init__()
-        self.query = query
 
     def _alias(self, compiler) -> str:
         return compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
 
 
+class _SpanCondition(_OnTable):
+    def __init__(self, query: Query, *, phrases: bool = True):
+        super().__init__()
+        self.query = query
+        self.phrases = phrases
+
+
 class _PgMatch(_SpanCondition):
     """peekr_span_search(<the span's columns>) @@ plainto_tsquery(every word, the phrases' too): the expression of
     the span_search index, which answers a query of words exactly (no recheck, the tsvector is never computed
-    again); a phrase is then checked by a regex on the raw text of the spans that hold its words."""
+    again); a phrase is then checked by a regex on the raw text of the spans that hold its words (phrases=False:
+    the words only, what the index answers)."""
 
     def as_sql(self, compiler, connection):
         table = self._alias(compiler)
         cols = ", ".join(f"{table}.{connection.ops.quote_name(c)}" for c in SEARCH_COLUMNS)
         words = " ".join([*self.query.words, *self.query.phrases])
         sql, params = f"{PG_FUNCTION}({cols}) @@ plainto_tsquery('simple', %s)", [words]
-        if self.query.phrases:
-            raw = " || ' ' || ".join(f"{table}.{connection.ops.quote_name(c)}::text" for c in RAW_COLUMNS)
-            for phrase in self.query.phrases:
-                sql += f" AND ({raw}) ~* %s"
-                params.append(_pg_phrase_regex(phrase))
+        if self.query.phrases and self.phrases:
+            phrases_sql, phrases_params = _PgPhrases(self.query).as_sql(compiler, connection)
+            sql, params = f"{sql} AND {phrases_sql}", [*params, *phrases_params]
         return sql, params
+
+
+class _AnyOf(_OnTable):
+    """`<column> = ANY(<one bigint[] parameter>)` on the query's own table: thousands of ids as one parameter (an
+    IN list of 8,192 placeholders cost 0.1 s in the driver alone, each time)."""
+
+    def __init__(self, column: str, ids: list[int]):
+        super().__init__()
+        self.column = column
+        self.ids = ids
+
+    def as_sql(self, compiler, connection):
+        column = f"{self._alias(compiler)}.{connection.ops.quote_name(self.column)}"
+        if connection.vendor == "postgresql":
+            return f"{column} = ANY(%s::bigint[])", [self.ids]
+        return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(self.ids)]
+
+
+class _PgPhrases(_SpanCondition):
+    """The phrases' regexes alone, on spans already known to hold their words (_walk_weeks)."""
+
+    def as_sql(self, compiler, connection):
+        table = self._alias(compiler)
+        raw = " || ' ' || ".join(f"{table}.{connection.ops.quote_name(c)}::text" for c in RAW_COLUMNS)
+        return " AND ".join(f"({raw}) ~* %s" for _ in self.query.phrases), [
+            _pg_phrase_regex(p) for p in self.query.phrases
+        ]
 
 
 class _FtsRowMatch(_SpanCondition):
@@ -200,26 +244,48 @@ def _fts_many(match: str) -> bool:
         return cursor.fetchone()[0] > FTS_SET_LIMIT
 
 
-def _matching(project: Project, query: Query, include_internal: bool) -> tuple[QuerySet[Span], bool]:
-    """(the matching spans, whether they are best checked row by row rather than collected as a set).
+@dataclass(frozen=True)
+class _Matching:
+    spans: QuerySet[Span]  # the matching spans
+    words: QuerySet[Span]  # the spans holding every word (phrases unchecked: what the index alone answers)
+    phrases: QuerySet[Span] | None  # PostgreSQL: the spans holding the phrases (their regex, no index)
+    how: str  # "set": collect them; "rows": check the newest traces' spans one by one; "walk": windows (PostgreSQL)
+    estimate: float = 0.0  # PostgreSQL: the planner's estimate of the spans holding every word
+
+
+def _matching(project: Project, query: Query, include_internal: bool) -> _Matching:
+    """The matching spans and how best to find the newest traces holding one.
 
     A rare term's matches are collected once as a set (SQLite: the rowids FTS5 gives, up to FTS_SET_LIMIT of
-    them; PostgreSQL: a bitmap scan of the GIN index, when the planner expects at most PG_SET_LIMIT spans); a
-    common one's are checked span by span while the newest traces are walked, which stops at the first page. Left
-    to itself, PostgreSQL's planner walked the traces for mid-frequency words too, computing the tsvector of
-    every span on the way (1.5 s at 1,000,000 spans)."""
+    them; PostgreSQL: a bitmap scan of the GIN index, when the planner expects at most PG_WALK_FROM spans); a
+    very common one's are checked span by span while the newest traces are walked, which stops at the first page.
+    PostgreSQL in between: the newest traces are walked in windows, each window's matches found by the GIN index
+    and the span_trace index together (traces_newest). Left to itself, PostgreSQL's planner walked the traces for
+    mid-frequency words, computing the tsvector of every span on the way (1.5 s at 1,000,000 spans)."""
     spans = Span.objects.filter(project=project)
     if not include_internal:
         spans = spans.filter(is_internal=False)
     if query.empty:
-        return spans.none(), False
+        return _Matching(spans.none(), spans.none(), None, "set")
     if connection.vendor == "postgresql":
-        spans = spans.filter(_PgMatch(query))
-        return spans, _pg_estimate(spans) > PG_SET_LIMIT
+        words = spans.filter(_PgMatch(query, phrases=False))
+        estimate = _pg_estimate(words)
+        if estimate <= PG_WALK_FROM:
+            how = "set"
+        elif estimate >= PG_ROWS_SHARE * _pg_estimate(spans):
+            how = "rows"
+        else:
+            how = "walk"
+        if not query.phrases:
+            return _Matching(words, words, None, how, estimate)
+        return _Matching(spans.filter(_PgMatch(query)), words, spans.filter(_PgPhrases(query)), how, estimate)
     match = _fts5_match(query)
     if _fts_many(match):
-        return spans.filter(_FtsRowMatch(query)), True
-    return spans.filter(id__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])), False
+        spans = spans.filter(_FtsRowMatch(query))
+        return _Matching(spans, spans, None, "rows")
+    ids = RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])
+    spans = spans.filter(id__in=ids)
+    return _Matching(spans, spans, None, "set")
 
 
 def _pg_estimate(spans: QuerySet[Span]) -> float:
@@ -234,19 +300,165 @@ def _pg_estimate(spans: QuerySet[Span]) -> float:
 
 def spans_matching(*, project: Project, q: str | Query, include_internal: bool = False) -> QuerySet[Span]:
     """The project's spans that match `q` (none for a query without a word)."""
-    return _matching(project, q if isinstance(q, Query) else parse(q), include_internal)[0]
+    return _matching(project, q if isinstance(q, Query) else parse(q), include_internal).spans
+
+
+def _traces_holding(qs: QuerySet[Trace], m: _Matching) -> QuerySet[Trace]:
+    if m.how == "rows" or (m.how == "walk" and m.estimate > PG_SET_LIMIT):
+        # Spans start no earlier than their trace: PostgreSQL skips the older partitions.
+        return qs.filter(Exists(m.spans.filter(trace_id=OuterRef("pk"), start_time__gte=OuterRef("start_time"))))
+    if connection.vendor == "postgresql":
+        # The matching traces first (a bitmap scan of the GIN index), then the page among them: as a subquery the
+        # planner hashed every trace of the project (0.35 s for a word in 236 spans of 1,000,000).
+        return qs.filter(_AnyOf("id", list(m.spans.order_by().values_list("trace_id", flat=True).distinct())))
+    return qs.filter(pk__in=m.spans.values("trace_id"))
 
 
 def traces_matching(qs: QuerySet[Trace], *, project: Project, q: str, include_internal: bool = False):
     """`qs` narrowed to the traces with at least one matching span (traces.selectors.traces_filtered)."""
-    spans, per_row = _matching(project, parse(q), include_internal)
-    if per_row:  # spans start no earlier than their trace: PostgreSQL skips the older partitions
-        return qs.filter(Exists(spans.filter(trace_id=OuterRef("pk"), start_time__gte=OuterRef("start_time"))))
-    if connection.vendor == "postgresql":
-        # The matching traces first (a bitmap scan of the GIN index), then the page among them: as a subquery the
-        # planner hashed every trace of the project (0.35 s for a word in 236 spans of 1,000,000).
-        return qs.filter(pk__in=list(spans.order_by().values_list("trace_id", flat=True).distinct()))
-    return qs.filter(pk__in=spans.values("trace_id"))
+    return _traces_holding(qs, _matching(project, parse(q), include_internal))
+
+
+def traces_newest(
+    qs: QuerySet[Trace], *, project: Project, q: str, need: int, include_internal: bool = False
+) -> QuerySet[Trace]:
+    """`qs` narrowed to traces with a matching span, of which the newest `need` (start time, pk descending) are
+    exactly those traces_matching would give: what the list's page and its bounded count read. A word neither
+    rare nor very common (PostgreSQL) is found by walking `qs` newest first rather than collecting every match
+    ("timeout retry": 19,000 traces, 23,000 heap pages read): the walk stops at `need` (_walk)."""
+    m = _matching(project, parse(q), include_internal)
+    if m.how != "walk":
+        return _traces_holding(qs, m)
+    return qs.filter(_AnyOf("id", _walk(qs, m, need)))
+
+
+WALK_FIRST = 256  # traces in the walk's first window (at least 4 x `need`)
+WALK_WINDOWS_UPTO = 8_192  # traces walked in windows, at most; past them, week by week
+
+
+def next_window(*, need: int, found: int, walked: int, last: int) -> int:
+    """The size of the walk's next window: enough for the matches still missing at the rate found so far (a
+    quarter more), never less than the last window nor more than 8 times it (8 times when nothing was found yet);
+    0 when that would walk past WALK_WINDOWS_UPTO traces (then the walk goes week by week). Pure."""
+    if walked == 0:
+        return min(max(WALK_FIRST, 4 * need), WALK_WINDOWS_UPTO)
+    wanted = 8 * last if found == 0 else math.ceil((need - found) * walked / found * 1.25)
+    wanted = min(max(wanted, last), 8 * last)
+    return 0 if walked + wanted > WALK_WINDOWS_UPTO else wanted
+
+
+def _older(newest: QuerySet[Trace], last: tuple[int, object] | None) -> QuerySet[Trace]:
+    """The traces after `last` (pk, start_time) in the newest-first order."""
+    if last is None:
+        return newest
+    return newest.filter(Q(start_time__lt=last[1]) | Q(start_time=last[1], pk__lt=last[0]))
+
+
+def _walk(qs: QuerySet[Trace], m: _Matching, need: int) -> list[int]:
+    """The pks of `qs`'s newest `need` traces holding a span of `m.spans` (fewer when there are not so many), newest
+    first. Spans start no earlier than their trace (which lets both steps skip older partitions).
+
+    1. Windows of the newest traces (up to WALK_WINDOWS_UPTO of them, next_window): a window's traces from the trace_list
+       index, then its matching spans by a BitmapAnd of the GIN index (the words) and span_trace (the window's
+       traces), whose few rows alone are read; a phrase's regex runs on those. Left to itself, the planner read
+       the window's spans through span_trace and computed each one's tsvector (370 ms for 300 traces): index
+       scans are off for that query.
+    2. Then, when matches are too sparse for that, week by week (the span partitions), newest first: every
+       matching span of the week, as a set (a window of thousands of traces read its whole partition's matches
+       anyway, once per window)."""
+    newest = qs.order_by("-start_time", "-pk")
+    found: list[int] = []
+    walked, window, last = 0, 0, None  # last: (pk, start_time) of the oldest trace walked
+    while len(found) < need:
+        window = next_window(need=need, found=len(found), walked=walked, last=window)
+        if not window:
+            break
+        pks = list(_older(newest, last).values_list("pk", flat=True)[:window])  # no timestamps: 0.1 s for 8,192
+        if not pks:
+            return found
+        last = (pks[-1], Trace.objects.values_list("start_time", flat=True).get(pk=pks[-1]))
+        window_spans = m.spans.filter(_AnyOf("trace_id", pks), start_time__gte=partition_bounds(last[1])[0])
+        with planner(enable_indexscan="off"):
+            matched = set(window_spans.order_by().values_list("trace_id", flat=True).distinct())
+        found += [pk for pk in pks if pk in matched]
+        walked += len(pks)
+        if len(pks) < window:
+            return found
+    if len(found) < need:
+        found += _walk_weeks(_older(newest, last), m, need - len(found))
+    return found[:need]
+
+
+def _walk_weeks(newest: QuerySet[Trace], m: _Matching, need: int) -> list[int]:
+    """_walk's second step: the traces of `newest` (newest first) holding a span of `m`, `need` at most, read
+    one week, then two, four... (a rare word is not read week by week over a year). The spans holding the words
+    come from the index alone; a phrase is then checked on the spans of the
+    newest of their traces only, a few more than are missing at a time (the regex over 3,000 spans' text, every
+    JSON column made text, took 40 ms)."""
+    found: list[int] = []
+    holding: dict[int, list[int]] = {}  # {trace pk: its spans holding the words}, of the weeks read so far
+    upto, weeks = None, 1  # the weeks from `upto` on are read; the next read takes `weeks` more, doubling
+    while len(found) < need:
+        start = newest.values_list("start_time", flat=True).first()
+        if start is None:
+            break
+        lo = partition_bounds(start)[0] - timedelta(days=PARTITION_DAYS * (weeks - 1))
+        week = (
+            m.words.filter(start_time__gte=lo)
+            if upto is None
+            else m.words.filter(start_time__gte=lo, start_time__lt=upto)
+        )
+        for trace_pk, pk in week.order_by().values_list("trace_id", "id"):
+            holding.setdefault(trace_pk, []).append(pk)
+        decided = newest.filter(_AnyOf("id", sorted(holding)), start_time__gte=lo)  # every span of theirs is read
+        found += _checked(list(decided.values_list("pk", flat=True)), holding, m, need - len(found))
+        newest, upto, weeks = newest.filter(start_time__lt=lo), lo, 2 * weeks
+    return found
+
+
+def _checked(candidates: list[int], holding: dict[int, list[int]], m: _Matching, need: int) -> list[int]:
+    """The first `need` of `candidates` (trace pks, in order) whose spans in `holding` match `m` (its phrases)."""
+    if m.phrases is None:  # words only: holding them is matching
+        return list(candidates[:need])
+    found: list[int] = []
+    at = 0
+    while len(found) < need:
+        chunk = candidates[at : at + 2 * (need - len(found))]
+        if not chunk:
+            break
+        span_ids = [pk for trace_pk in chunk for pk in holding[trace_pk]]
+        matched = set(m.phrases.filter(_AnyOf("id", span_ids)).order_by().values_list("trace_id", flat=True))
+        found += [pk for pk in chunk if pk in matched][: need - len(found)]
+        at += len(chunk)
+    return found
+
+
+# PostgreSQL settings for the search's queries: no JIT (compiling took longer than the queries) and no parallel
+# workers (starting two cost more than the few rows a page reads).
+SEARCH_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
+
+
+@contextmanager
+def planner(**settings: str) -> Iterator[None]:
+    """PostgreSQL planner settings for the queries run inside (SEARCH_SETTINGS when none are given), then the
+    previous values again; in a transaction (a savepoint inside one), so an error reverts them too. No-op on
+    SQLite."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    settings = settings or SEARCH_SETTINGS
+    with transaction.atomic(), connection.cursor() as cursor:
+        names = list(settings)
+        cursor.execute("SELECT " + ", ".join("current_setting(%s)" for _ in names), names)
+        before = dict(zip(names, cursor.fetchone(), strict=True))
+        _set_local(cursor, settings)
+        yield
+        _set_local(cursor, before)
+
+
+def _set_local(cursor, settings: dict[str, str]) -> None:
+    sql = "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings)
+    cursor.execute(sql, [v for item in settings.items() for v in item])
 
 
 # --- Snippets for the rows shown ---

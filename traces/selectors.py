@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db.models import (
@@ -150,17 +151,25 @@ def _list_q(column: str, sep: str, op: str, value: str, *, closed: bool) -> Q:
     )
 
 
-def _attribute_q(key: str, op: str, value: str) -> Exists:
+def _attribute_q(project: Project, key: str, op: str, value: str) -> Exists:
     """Traces with a span whose attribute (or resource attribute) `key` matches, as an EXISTS per trace.
 
     It probes span_trace (trace, start_time): spans start no earlier than their trace, which also lets PostgreSQL
-    skip the span partitions older than the trace. A key is one JSON key however many dots it holds.
+    skip the span partitions older than the trace. A key is one JSON key however many dots it holds. An attribute
+    that recurs across spans may be stored once for all of them (traces.shared_values): spans naming a bundle
+    that holds a matching value match too.
     """
+    from traces import shared_values
+
     spans = Span.objects.filter(trace_id=OuterRef("pk"), start_time__gte=OuterRef("start_time")).annotate(
         _attr=Cast(KeyTextTransform(key, "attributes"), CharField()),
         _res=Cast(KeyTextTransform(key, "resource"), CharField()),
     )
-    return Exists(spans.filter(_text_q("_attr", op, value) | _text_q("_res", op, value)))
+    matching = _text_q("_attr", op, value) | _text_q("_res", op, value)
+    bundles = shared_values.bundles_matching(project.pk, key, op, value)
+    if bundles:
+        matching |= Q(lean__s__in=bundles)
+    return Exists(spans.filter(matching))
 
 
 def traces_filtered(*, project: Project, filters: TraceFilters) -> QuerySet[Trace]:
@@ -216,7 +225,7 @@ def traces_filtered(*, project: Project, filters: TraceFilters) -> QuerySet[Trac
         qs = search.traces_matching(qs, project=project, q=f.search, include_internal=f.include_internal)
     if f.attr_key:
         newest = qs.order_by("-start_time", "-pk").values("pk")[:ATTRIBUTE_SCAN_TRACES]
-        qs = Trace.objects.filter(pk__in=newest).filter(_attribute_q(f.attr_key, f.attr_op, f.attr_value))
+        qs = Trace.objects.filter(pk__in=newest).filter(_attribute_q(project, f.attr_key, f.attr_op, f.attr_value))
     return qs
 
 
@@ -228,8 +237,35 @@ SEARCH_COUNT_BOUND = 500
 
 def traces_count(*, project: Project, filters: TraceFilters, bound: int = COUNT_BOUND) -> tuple[int, bool]:
     """(matching traces, True when there are more than `bound`): exact up to the bound, never reads past it."""
-    n = traces_filtered(project=project, filters=filters).order_by()[: bound + 1].count()
+    if _newest_first_search(filters):
+        from traces import search
+
+        with search.planner():
+            # The newest bound + 1 matches: a search walks newest first and stops there.
+            qs = _searched_newest(project=project, filters=filters, need=bound + 1)
+            n = qs.order_by("-start_time", "-pk")[: bound + 1].count()
+    else:
+        n = traces_filtered(project=project, filters=filters).order_by()[: bound + 1].count()
     return min(n, bound), n > bound
+
+
+def _newest_first_search(filters: TraceFilters, sort: str = "-start") -> bool:
+    """A search read newest first (the list's default order, the count): traces.search.traces_newest answers it
+    without collecting every match. The attribute filter looks at the newest traces the search keeps: not here."""
+    return bool(filters.search) and sort == "-start" and not filters.attr_key
+
+
+def _searched_newest(*, project: Project, filters: TraceFilters, need: int, after: tuple | None = None) -> QuerySet:
+    """traces_filtered for a newest-first search whose first `need` traces (older than `after`) are read."""
+    from traces import search
+
+    qs = traces_filtered(project=project, filters=replace(filters, search=""))
+    if after:
+        start_time, pk = after
+        qs = qs.filter(Q(start_time__lt=start_time) | Q(start_time=start_time, pk__lt=pk))
+    return search.traces_newest(
+        qs, project=project, q=filters.search, need=need, include_internal=filters.include_internal
+    )
 
 
 # --- Sorting and keyset pages ---
@@ -303,19 +339,32 @@ def trace_page(
     """
     key, desc = sort_parse(sort, sorts)
     sort = f"-{key}" if desc else key
-    qs = traces_filtered(project=project, filters=filters)
-    if annotate:
-        qs = qs.annotate(**annotate)
-    qs = qs.annotate(_sort_value=_sort_expression(key, desc, sorts))
     after = decode_cursor(cursor, sort) if cursor else None
-    if after:
-        value, pk = after
-        beyond = "lt" if desc else "gt"
-        qs = qs.filter(Q(**{f"_sort_value__{beyond}": value}) | Q(_sort_value=value, **{f"pk__{beyond}": pk}))
-    order = ("-_sort_value", "-pk") if desc else ("_sort_value", "pk")
-    items = list(qs.order_by(*order)[: limit + 1])
+    with _search_planner(filters):
+        if _newest_first_search(filters, sort):
+            qs = _searched_newest(project=project, filters=filters, need=limit + 1, after=after)
+        else:
+            qs = traces_filtered(project=project, filters=filters)
+        if annotate:
+            qs = qs.annotate(**annotate)
+        qs = qs.annotate(_sort_value=_sort_expression(key, desc, sorts))
+        if after:
+            value, pk = after
+            beyond = "lt" if desc else "gt"
+            qs = qs.filter(Q(**{f"_sort_value__{beyond}": value}) | Q(_sort_value=value, **{f"pk__{beyond}": pk}))
+        order = ("-_sort_value", "-pk") if desc else ("_sort_value", "pk")
+        items = list(qs.order_by(*order)[: limit + 1])
     next_cursor = encode_cursor(items[limit - 1], sort) if len(items) > limit else None
     return TracePage(items=items[:limit], next_cursor=next_cursor)
+
+
+def _search_planner(filters: TraceFilters):
+    """traces.search.planner() around a search's queries, nothing around the others."""
+    if not filters.search:
+        return nullcontext()
+    from traces import search
+
+    return search.planner()
 
 
 def saved_views(*, user, project: Project) -> list:

@@ -213,6 +213,7 @@ def test_the_api_list_takes_q(client, project, api_key, corpus):
 # --- The index itself ---
 
 
+@pytest.mark.laptop
 @pytest.mark.skipif("connection.vendor != 'sqlite'")
 def test_sqlite_triggers_keep_the_fts5_table_in_sync_after_every_migration():
     with connection.cursor() as cursor:
