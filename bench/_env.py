@@ -82,6 +82,12 @@ def setup_django(env: dict[str, str]) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    after = os.environ.get("PEEKR_BENCH_AFTER_MIGRATE_SQL", "")
+    if after:  # an experiment on the database's settings (e.g. an index's storage parameters), PostgreSQL only
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(after)
 
 
 def free_port() -> int:

@@ -338,6 +338,13 @@ def post_worker_init(worker):
         _timed(write_queue, "_wait_turn", "queue_wait")
     except (ImportError, AttributeError):
         pass
+    if os.environ.get("PEEKR_BENCH_GC_FREEZE"):  # make run's own hook (scripts/gunicorn_conf.py), replaced by this file
+        import sys
+
+        sys.path.insert(0, os.path.join(os.getcwd(), "scripts"))
+        from gunicorn_conf import freeze_boot_objects
+
+        freeze_boot_objects()
 
 
 def pre_request(worker, req):
@@ -389,6 +396,9 @@ class Server:
         ]
         env = {**os.environ, **env}
         if timing_dir is not None:
+            if any(arg.startswith("--config=") for arg in cmd):  # one --config only: the timing hooks call make run's
+                cmd = [arg for arg in cmd if not arg.startswith("--config=")]
+                env["PEEKR_BENCH_GC_FREEZE"] = "1"
             timing_dir.mkdir(parents=True, exist_ok=True)
             conf = timing_dir / "gunicorn_timing_conf.py"
             conf.write_text(SERVER_TIMING_CONF)
@@ -458,6 +468,7 @@ class RunResult:
     cpu_busy: float = 0.0  # % of all the machine's cores, during the run
     background: float = 0.0  # % busy just before the run, with the bench idle
     explained: list[str] = field(default_factory=list)  # --explain
+    server_cpu: tuple[float, float] = (0.0, 0.0)  # CPU seconds of gunicorn's processes and of PostgreSQL's backends
 
     @property
     def spans_per_s(self) -> float:
@@ -526,6 +537,50 @@ def cpu_times() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process so far; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server: Server | None) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of each gunicorn process (the server's process group) and of each PostgreSQL backend
+    of the bench's database but this process's own, by pid. What the server spends per span, whatever else
+    the machine runs (wall times swell on a shared machine, CPU times much less)."""
+    from django.db import connection
+
+    web: dict[int, float] = {}
+    if server is not None and server.proc is not None and os.path.isdir("/proc"):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.getpgid(int(entry)) == server.proc.pid:
+                        web[int(entry)] = _process_cpu(int(entry))
+                except OSError:
+                    continue
+    database: dict[int, float] = {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            database = {pid: _process_cpu(pid) for (pid,) in cur.fetchall()}
+    return {"web": web, "database": database}
+
+
+def cpu_spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> tuple[float, float]:
+    """(web, database) CPU seconds between two server_cpu readings (a process that started in between counts
+    from 0; one that ended in between is lost, which the bench's persistent connections make rare)."""
+    return tuple(  # type: ignore[return-value]
+        sum(max(0.0, cpu - before[side].get(pid, 0.0)) for pid, cpu in after[side].items())
+        for side in ("web", "database")
+    )
+
+
 def background_cpu(seconds: float = 3.0) -> float:
     """% of the machine busy while the bench itself is idle: other tenants skew every figure by this much."""
     before = cpu_times()
@@ -583,6 +638,7 @@ def run(concurrency: int, workload: Workload, port: int, send=None, server: Serv
     sampler = DatabaseSampler() if explaining else None
     sent_log: list = []
     cpu_before = cpu_times()
+    server_before = server_cpu(server)
     began = time.perf_counter()
     if sampler:
         sampler.start()
@@ -599,6 +655,7 @@ def run(concurrency: int, workload: Workload, port: int, send=None, server: Serv
         time.sleep(0.02)
     readable = time.perf_counter()
     cpu_after = cpu_times()
+    spent = cpu_spent(server_before, server_cpu(server))
     busy = (cpu_after[0] - cpu_before[0]) / max(1, cpu_after[1] - cpu_before[1]) * 100
     if stored < workload.n_spans:
         errors.append(f"only {stored} of {workload.n_spans} spans stored after 120 s")
@@ -616,6 +673,7 @@ def run(concurrency: int, workload: Workload, port: int, send=None, server: Serv
         errors=errors,
         cpu_busy=busy,
         background=background,
+        server_cpu=spent,
     )
     if explaining:
         result.explained = explain(sent_log, server.timings(), sampler)
@@ -778,28 +836,43 @@ def storage() -> dict[str, float]:
 
 
 class StageTimer:
-    """Wall time of named functions, by wrapping them for the duration of a `with` block.
+    """CPU time of named functions, by wrapping them for the duration of a `with` block: this process's
+    (time.process_time) and, where ``backend_pid`` is given, the PostgreSQL backend's (its schedstat), since
+    wall times on a shared machine mostly measure the other tenants.
 
     A profiler triples the cost of Django's Python-heavy paths and so distorts the split; plain timers
     around a few functions do not. Wrapping (rather than editing the code) keeps the bench independent of it.
+    ``per_call=False`` (a function called per span): this process's CPU only, two clock reads per call.
     """
 
-    def __init__(self):
-        self.totals: dict[str, float] = {}
+    def __init__(self, backend_pid: int | None = None):
+        self.totals: dict[str, list[float]] = {}  # label -> [this process's CPU s, the backend's CPU s]
         self.patches: list[tuple[object, str, object]] = []
+        self.backend_pid = backend_pid
 
-    def wrap(self, owner, name: str, label: str, only_model=None) -> None:
+    def backend_cpu(self) -> float:
+        if self.backend_pid is None:
+            return 0.0
+        try:
+            with open(f"/proc/{self.backend_pid}/schedstat") as f:
+                return int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    def wrap(self, owner, name: str, label: str, only_model=None, per_call: bool = True) -> None:
         original = getattr(owner, name)
-        totals = self.totals
+        total = self.totals.setdefault(label, [0.0, 0.0])
+        backend = self.backend_cpu if per_call else (lambda: 0.0)
 
         def timed(*args, **kwargs):
             if only_model is not None and getattr(args[0], "model", None) is not only_model:
                 return original(*args, **kwargs)
-            began = time.perf_counter()
+            cpu, db = time.process_time(), backend()
             try:
                 return original(*args, **kwargs)
             finally:
-                totals[label] = totals.get(label, 0.0) + time.perf_counter() - began
+                total[0] += time.process_time() - cpu
+                total[1] += backend() - db
 
         self.patches.append((owner, name, original))
         setattr(owner, name, timed)
@@ -813,13 +886,14 @@ class StageTimer:
 
 
 def profile(workload: Workload, n_bodies: int = 9) -> list[str]:
-    """Decode + spans_ingest of a few 512-span bodies in this process, against the same database: the time of
-    each stage per body, then cProfile's top functions by own time."""
-    import psycopg
-    from django.db.models import QuerySet
+    """Decode + spans_ingest of a few 512-span bodies in this process, against the same database: the CPU time of
+    each stage per body, here and in the PostgreSQL backend, then cProfile's top functions by own time. The
+    garbage collector's boot objects are frozen first, as in make run's gunicorn workers (scripts/gunicorn_conf.py)."""
+    import gc
 
-    from traces import otlp, services
-    from traces.models import Trace
+    from django.db import connection
+
+    from traces import lean, otlp, services
 
     project, _ = services.project_create(name=f"bench-profile-{time.time_ns()}")
     (bodies,), _ = workload.stamp(time.time_ns())
@@ -827,45 +901,57 @@ def profile(workload: Workload, n_bodies: int = 9) -> list[str]:
     # Warm up (imports, the connection, the price table) outside the measurement.
     services.spans_ingest(project=project, raws=otlp.decode_traces_request(bodies[0], "application/x-protobuf")[0])
     bodies = bodies[1:]
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend_pid = cur.fetchone()[0]
+    gc.collect()
+    gc.freeze()
 
-    with StageTimer() as timer:
+    with StageTimer(backend_pid) as timer:
         timer.wrap(otlp, "decode_traces_request", "decode")
         timer.wrap(services, "spans_ingest", "spans_ingest")
-        timer.wrap(services, "normalize", "normalize")
-        timer.wrap(services, "_span_values", "_span_values")
+        timer.wrap(services, "normalize", "normalize", per_call=False)
+        timer.wrap(services, "_span_rows", "span rows")
+        timer.wrap(services, "redact_span", "redact", per_call=False)
+        timer.wrap(lean, "split", "lean split", per_call=False)
         timer.wrap(services, "_pending_log_events", "log events")
+        timer.wrap(services, "traces_upsert", "trace upsert")
         timer.wrap(services, "spans_upsert", "span upsert")
         timer.wrap(services, "traces_refresh", "traces_refresh")
         timer.wrap(services, "_enqueue_settle", "enqueue")
-        timer.wrap(QuerySet, "bulk_create", "trace upsert", only_model=Trace)
-        timer.wrap(psycopg.Cursor, "execute", "psycopg execute")
-        timer.wrap(psycopg.Cursor, "executemany", "psycopg executemany")
-        timer.wrap(psycopg.Connection, "commit", "commit")
-        began = time.perf_counter()
+        timer.wrap(connection, "commit", "commit")
+        began, cpu, db = time.perf_counter(), time.process_time(), timer.backend_cpu()
         for body in bodies:
             raws, _ = otlp.decode_traces_request(body, "application/x-protobuf")
             services.spans_ingest(project=project, raws=raws)
-        wall = time.perf_counter() - began
-    t = {k: v * 1000 / len(bodies) for k, v in timer.totals.items()}
-    g = t.get
+        wall, cpu, db = time.perf_counter() - began, time.process_time() - cpu, timer.backend_cpu() - db
+    gc.unfreeze()
+    n = len(bodies)
+    t = {k: (v[0] * 1000 / n, v[1] * 1000 / n) for k, v in timer.totals.items()}
 
-    out = [f"Where one 512-span request's time goes (in-process, mean of {len(bodies)} bodies; HTTP not included)"]
-    rows = [
-        ("decode (otlp.decode_traces_request)", g("decode", 0)),
-        ("spans_ingest", g("spans_ingest", 0)),
-        ("  normalize (conventions, pricing)", g("normalize", 0)),
-        ("  span rows (_span_values: columns, JSON)", g("_span_values", 0)),
-        ("  pending log events lookup", g("log events", 0)),
-        ("  trace upsert (bulk_create Trace)", g("trace upsert", 0)),
-        ("  span upsert (COPY + INSERT ON CONFLICT)", g("span upsert", 0)),
-        ("  traces_refresh (aggregates)", g("traces_refresh", 0)),
-        ("    its executemany UPDATE", g("psycopg executemany", 0)),
-        ("  commit", g("commit", 0)),
-        ("  enqueue trace_settle (Redis)", g("enqueue", 0)),
-        ("all psycopg execute (adapt params + PostgreSQL)", g("psycopg execute", 0)),
+    out = [
+        f"Where one 512-span request's CPU goes (in-process, mean of {n} bodies; HTTP not included): this process | "
+        "the PostgreSQL backend"
     ]
-    out.append(f"  {'total (decode + spans_ingest)':<48}{wall * 1000 / len(bodies):>8.0f} ms")
-    out += [f"  {label:<48}{value:>8.0f} ms" for label, value in rows]
+    rows = [
+        ("decode (otlp.decode_traces_request)", "decode"),
+        ("spans_ingest", "spans_ingest"),
+        ("  normalize (conventions, pricing)", "normalize"),
+        ("  span rows (_span_rows)", "span rows"),
+        ("    redaction (traces.redact)", "redact"),
+        ("    lean split (traces.lean)", "lean split"),
+        ("  pending log events lookup", "log events"),
+        ("  trace upsert (traces_upsert)", "trace upsert"),
+        ("  span upsert (COPY, GIN search index included)", "span upsert"),
+        ("  traces_refresh (aggregates)", "traces_refresh"),
+        ("  commit", "commit"),
+        ("  enqueue trace_settle (Redis)", "enqueue"),
+    ]
+    out.append(f"  {'total (decode + spans_ingest)':<48}{cpu * 1000 / n:>8.0f} ms | {db * 1000 / n:>6.0f} ms")
+    out.append(f"  {'  (wall, for reference)':<48}{wall * 1000 / n:>8.0f} ms")
+    for label, key in rows:
+        here, there = t.get(key, (0.0, 0.0))
+        out.append(f"  {label:<48}{here:>8.1f} ms | {there:>6.1f} ms")
 
     profiler = cProfile.Profile()
     profiler.enable()
@@ -893,15 +979,16 @@ def server_shape(args, env: dict[str, str]) -> dict:
     options = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i].startswith("--")}
     workers = args.workers or int(options.get("--workers", 2))
     threads = args.threads or int(options.get("--threads", 1))
-    kept = ("--worker-class", "--worker-connections", "--keep-alive", "--backlog", "--max-requests")
+    kept = ("--worker-class", "--worker-connections", "--keep-alive", "--backlog", "--max-requests", "--config")
     own = not (args.workers or args.threads)  # else plain gthread (keep-alive, any load accepted): the old shape
     extra = [f"{k}={options[k]}" for k in kept if k in options] if own else []
+    shown = [arg.replace(str(ROOT) + "/", "") for arg in extra]
     own = "make run's shape, " if own else ""
     return {
         "workers": workers,
         "threads": threads,
         "extra": extra,
-        "label": f"{own}{workers} workers x {threads} threads" + (f" ({' '.join(extra)})" if extra else " (gthread)"),
+        "label": f"{own}{workers} workers x {threads} threads" + (f" ({' '.join(shown)})" if extra else " (gthread)"),
     }
 
 
@@ -1063,6 +1150,16 @@ def main() -> None:
             f"per trace; {sizes['spans']:,} spans, {sizes['traces']:,} traces in the database"
         )
     for r in results:
+        web, database = (cpu * 1e6 / max(1, r.spans) for cpu in r.server_cpu)
+        split = (
+            "(gunicorn; SQLite runs inside it)"
+            if sqlite
+            else f"= gunicorn {web:,.0f} + PostgreSQL backends {database:,.0f}"
+        )
+        print(
+            f"{getattr(r, 'label', '')}{r.concurrency} sender(s): server CPU {web + database:,.0f} us per span {split}"
+        )
+    for r in results:
         met = r.spans_per_s >= TARGET_SPANS_PER_S and r.pct(0.99) < TARGET_P99_MS
         print(f"{getattr(r, 'label', '')}{r.concurrency} sender(s): {'meets' if met else 'MISSES'} the targets", end="")
         print(f"; {len(r.errors)} errors, first: {r.errors[0]}" if r.errors else "")
@@ -1071,7 +1168,8 @@ def main() -> None:
         "commit).\nlatency: per 512-span request, at the client. API sample: the newest trace and "
         f"{API_SAMPLE} random ones read back whole through GET /api/v1/traces[/id].\nCPU busy: the whole machine "
         "(gunicorn, PostgreSQL, this client) during the run; idle load: busy with the bench idle, just before "
-        "(other tenants of the machine)."
+        "(other tenants of the machine).\nserver CPU: user + system time of gunicorn's processes and of the "
+        "database's backends during the run (/proc), per span stored: steadier than wall times on a shared machine."
     )
     for r in results:
         if r.explained:

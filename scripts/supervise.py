@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+GUNICORN_CONF = Path(__file__).resolve().with_name("gunicorn_conf.py")
 QUICK_EXIT_SECONDS = 10.0  # an exit this soon after starting counts towards the back-off
 MAX_RESTART_DELAY = 30.0
 
@@ -43,6 +44,7 @@ def gunicorn_argv(python: str, env: Mapping[str, str], data_dir: Path) -> list[s
         python, "-m", "gunicorn", "peekr_web.wsgi",
         "--bind", bind_address(host, port),
         "--control-socket", str(data_dir / "gunicorn.ctl"),
+        "--config", str(GUNICORN_CONF),  # hooks: the boot objects frozen out of the garbage collector's way
         *web_shape(env),
         "--timeout", "60",
         "--graceful-timeout", "10",
