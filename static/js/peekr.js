@@ -428,7 +428,7 @@
   });
 
   // --- Times in the viewer's zone: forms tell the server the browser's zone (a hidden tz field) and show their
-  // UTC initial values as local ones; <time class="local-time"> shows the local time, UTC on hover. ---
+  // UTC initial values as local ones; <time class="utc-stamp"> shows the local time, UTC on hover. ---
   function pad(n) {
     return (n < 10 ? "0" : "") + n;
   }
@@ -444,7 +444,7 @@
       if (date && !isNaN(date)) input.value = localValue(date);
       input.removeAttribute("data-utc-initial");
     });
-    scope.querySelectorAll("time.local-time:not([data-localised])").forEach(function (el) {
+    scope.querySelectorAll("time.utc-stamp:not([data-localised])").forEach(function (el) {
       var date = new Date(el.getAttribute("datetime"));
       if (isNaN(date)) return;
       el.title = el.textContent.trim();

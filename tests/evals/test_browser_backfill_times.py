@@ -35,7 +35,7 @@ def test_the_range_is_typed_and_shown_in_the_viewers_time_zone(live_server, owne
             job = Backfill.objects.get(rule=rule)
             assert job.start == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
             assert job.end == datetime(2026, 11, 30, 11, 30, tzinfo=UTC)
-            first = page.locator("tr.backfill-row time.local-time").first
+            first = page.locator("tr.backfill-row time.utc-stamp").first
             assert first.inner_text() == "2026-11-30 10:00"
             assert first.get_attribute("title") == "2026-11-30 09:00 UTC"
 
