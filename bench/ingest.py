@@ -479,10 +479,16 @@ class RunResult:
         return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def send_all(port: int, key: str, plan: list[list[bytes]], sent: list | None = None) -> tuple[list[float], list[str]]:
+def send_all(
+    port: int, key: str, plan: list[list[bytes]], sent: list | None = None, rate: float = 0.0
+) -> tuple[list[float], list[str]]:
     """POST every body once: one thread and one keep-alive connection per sender, each sending its own bodies
-    in order, as an exporting process does. ``sent`` gets (X-Bench-Id, sender, epoch sent, latency ms) per 200."""
+    in order, as an exporting process does. ``sent`` gets (X-Bench-Id, sender, epoch sent, latency ms) per 200.
+    ``rate`` (spans/s, all senders together; 0: as fast as answers come back): each sender starts its requests on
+    a schedule, staggered between senders, as exporters on a timer do; one that falls behind sends at once."""
     latencies: list[float] = []
+    interval = SPANS_PER_REQUEST * len(plan) / rate if rate > 0 else 0.0
+    start_at = time.perf_counter() + 0.05
     errors: list[str] = []
     lock = threading.Lock()
     headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {key}"}
@@ -490,6 +496,8 @@ def send_all(port: int, key: str, plan: list[list[bytes]], sent: list | None = N
     def sender(bodies: list[bytes], who: int):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         for i, body in enumerate(bodies):
+            if interval:
+                time.sleep(max(0.0, start_at + (i + who / len(plan)) * interval - time.perf_counter()))
             rid = f"{who}-{i}-{time.time_ns()}"
             epoch, began = time.time(), time.perf_counter()
             try:
@@ -624,7 +632,9 @@ def check_api(port: int, key: str, trace_ids: list[str]) -> tuple[int, list[str]
     return ok, problems
 
 
-def run(concurrency: int, workload: Workload, port: int, send=None, server: Server | None = None) -> RunResult:
+def run(
+    concurrency: int, workload: Workload, port: int, send=None, server: Server | None = None, rate: float = 0.0
+) -> RunResult:
     """One run; ``send(key, plan)`` replaces OTLP/HTTP to ``port`` (--grpc); the API check is always HTTP.
     ``server`` started with timing hooks (--explain): the result also says where the requests' time went."""
     from traces.models import Span
@@ -642,7 +652,7 @@ def run(concurrency: int, workload: Workload, port: int, send=None, server: Serv
     began = time.perf_counter()
     if sampler:
         sampler.start()
-    latencies, errors = send(key, plan) if send else send_all(port, key, plan, sent=sent_log)
+    latencies, errors = send(key, plan) if send else send_all(port, key, plan, sent=sent_log, rate=rate)
     sent = time.perf_counter()
     if sampler:
         sampler.finish()
@@ -1019,6 +1029,10 @@ def main() -> None:
     parser.add_argument(
         "--no-write-queue", action="store_true", help="SQLite: Django's own backend, writers wait on the busy timeout"
     )
+    parser.add_argument(
+        "--rate", type=float, default=0.0,
+        help="spans/s offered by all senders together, on a schedule (default 0: each sends as soon as answered)",
+    )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="runs per sender count, back to back (default 1)")
     parser.add_argument(
         "--explain", action="store_true",
@@ -1093,7 +1107,7 @@ def main() -> None:
         for concurrency in levels:
             for _ in range(args.repeat):
                 print(f"sending with {concurrency} sender(s) ...", flush=True)
-                results.append(run(concurrency, workload, server.port, server=server))
+                results.append(run(concurrency, workload, server.port, server=server, rate=args.rate))
         if args.grpc:
             results += run_grpc(args, workload, env, data_dir, server.port, levels)
         queued = redis_client.llen("celery") if redis_client is not None else queued_files(data_dir)

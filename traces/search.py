@@ -234,14 +234,15 @@ class _FtsRowMatch(_SpanCondition):
         return sql, [_fts5_match(self.query)]
 
 
-def _fts_many(match: str) -> bool:
-    """More than FTS_SET_LIMIT spans match (reads at most that many rowids)."""
+def _fts_many(match: str, limit: int | None = None) -> bool:
+    """More than `limit` (FTS_SET_LIMIT) spans match (reads at most that many rowids)."""
+    limit = FTS_SET_LIMIT if limit is None else limit
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s LIMIT %s)",
-            [match, FTS_SET_LIMIT + 1],
+            [match, limit + 1],
         )
-        return cursor.fetchone()[0] > FTS_SET_LIMIT
+        return cursor.fetchone()[0] > limit
 
 
 @dataclass(frozen=True)
@@ -326,10 +327,49 @@ def traces_newest(
     exactly those traces_matching would give: what the list's page and its bounded count read. A word neither
     rare nor very common (PostgreSQL) is found by walking `qs` newest first rather than collecting every match
     ("timeout retry": 19,000 traces, 23,000 heap pages read): the walk stops at `need` (_walk)."""
-    m = _matching(project, parse(q), include_internal)
+    return _newest(qs, _matching(project, parse(q), include_internal), need)
+
+
+def _newest(qs: QuerySet[Trace], m: _Matching, need: int) -> QuerySet[Trace]:
     if m.how != "walk":
         return _traces_holding(qs, m)
     return qs.filter(_AnyOf("id", _walk(qs, m, need)))
+
+
+def count_newest(qs: QuerySet[Trace], *, project: Project, q: str, bound: int, include_internal: bool = False) -> int:
+    """How many traces of `qs` hold a match, counted to `bound` + 1 at most (traces.selectors.traces_count)."""
+    query = parse(q)
+    m = _matching(project, query, include_internal)
+    if connection.vendor == "sqlite" and m.how == "rows" and not _fts_many(_fts5_match(query), FTS_COUNT_WALK_FROM):
+        return _fts_count(qs, m, query, bound)
+    return _newest(qs, m, bound + 1).order_by("-start_time", "-pk")[: bound + 1].count()
+
+
+FTS_COUNT_CHUNK = 1_000  # matching spans read at a time by _fts_count
+# SQLite: past this many matching spans (a word in one span of ten), the newest traces hold one almost at once:
+# walking them beats reading FTS5's doclist backwards (0.18 s for "the" at 1,000,000 spans).
+FTS_COUNT_WALK_FROM = 100_000
+
+
+def _fts_count(qs: QuerySet[Trace], m: _Matching, query: Query, bound: int) -> int:
+    """SQLite, a word in FTS_SET_LIMIT to FTS_COUNT_WALK_FROM spans: FTS5 gives the matching rowids newest first (its own order, no sort); their traces
+    are taken a chunk at a time and counted among `qs` (every other filter) until past `bound`. Walking the
+    traces and asking FTS5 about each of their spans instead read ~27,000 rowids for "timeout retry" (0.4 s)."""
+    seen: set[int] = set()
+    counted = 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY rowid DESC", [_fts5_match(query)]
+        )
+        while counted <= bound:
+            rowids = [row[0] for row in cursor.fetchmany(FTS_COUNT_CHUNK)]
+            if not rowids:
+                break
+            traces = set(m.spans.filter(id__in=rowids).values_list("trace_id", flat=True)) - seen
+            seen |= traces
+            if traces:
+                counted += qs.filter(pk__in=traces).count()
+    return counted
 
 
 WALK_FIRST = 256  # traces in the walk's first window (at least 4 x `need`)

@@ -241,9 +241,11 @@ def traces_count(*, project: Project, filters: TraceFilters, bound: int = COUNT_
         from traces import search
 
         with search.planner():
-            # The newest bound + 1 matches: a search walks newest first and stops there.
-            qs = _searched_newest(project=project, filters=filters, need=bound + 1)
-            n = qs.order_by("-start_time", "-pk")[: bound + 1].count()
+            # Up to bound + 1 matches: a search walks newest first and stops there.
+            qs = traces_filtered(project=project, filters=replace(filters, search=""))
+            n = search.count_newest(
+                qs, project=project, q=filters.search, bound=bound, include_internal=filters.include_internal
+            )
     else:
         n = traces_filtered(project=project, filters=filters).order_by()[: bound + 1].count()
     return min(n, bound), n > bound

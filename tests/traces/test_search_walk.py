@@ -137,3 +137,23 @@ def test_the_planner_settings_hold_inside_and_are_restored_after_even_on_an_erro
     with pytest.raises(ZeroDivisionError), transaction.atomic(), search.planner(enable_indexscan="off"):
         1 / 0  # noqa: B018
     assert setting("enable_indexscan") == before[0]
+
+
+@pytest.mark.laptop
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+@pytest.mark.parametrize(("chunk", "walk_from"), [(1, 10**6), (3, 10**6), (1_000, 10**6), (1_000, -1)])
+def test_sqlite_counts_a_common_words_traces_from_the_fts_rowids_with_the_other_filters(
+    project, spread, monkeypatch, chunk, walk_from
+):
+    monkeypatch.setattr(search, "FTS_SET_LIMIT", -1)  # every query counts as a common word: the "rows" path
+    monkeypatch.setattr(search, "FTS_COUNT_CHUNK", chunk)  # the rowids a chunk at a time...
+    monkeypatch.setattr(search, "FTS_COUNT_WALK_FROM", walk_from)  # ... or (-1) a very common word: the walk
+    recent = timezone.now() - timedelta(days=7)
+    for q in QUERIES:
+        for filters in (TraceFilters(search=q), TraceFilters(search=q, start_after=recent)):
+            n = len(list(selectors.traces_filtered(project=project, filters=filters)))
+            for bound in (5, 25, 100):
+                assert selectors.traces_count(project=project, filters=filters, bound=bound) == (
+                    min(n, bound),
+                    n > bound,
+                ), (q, filters.start_after, bound)
