@@ -46,13 +46,6 @@ SENT = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def fresh_counts():
-    shared_values.forget()
-    yield
-    shared_values.forget()
-
-
 def ingest(project, sent: list[dict]) -> list[Span]:
     raws = [make_raw_span(name="ChatCompletion", attributes=a) for a in sent]
     spans_ingest(project=project, raws=raws)

@@ -38,13 +38,6 @@ def response_attributes(i: int) -> dict:
 SENT = [response_attributes(i) for i in range(6)]
 
 
-@pytest.fixture(autouse=True)
-def fresh_counts():
-    shared_values.forget()
-    yield
-    shared_values.forget()
-
-
 def ingest(project, sent: list[dict]) -> list[Span]:
     """One request a span, in this order (a batch is stored in span id order)."""
     raws = [make_raw_span(name="ChatCompletion", attributes=a) for a in sent]

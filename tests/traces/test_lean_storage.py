@@ -9,20 +9,11 @@ from django.db import connection
 
 from tests.base import make_project, make_raw_span
 from tests.traces.fixtures import raw_spans, trace_fixtures
-from traces import lean, shared_values
+from traces import lean
 from traces.models import Span
 from traces.services import spans_ingest
 
 FIXTURES = trace_fixtures()
-
-
-@pytest.fixture(autouse=True)
-def fresh_counts():
-    """What recurs is counted per process (traces.shared_values): each test starts from none, whatever ids the
-    database gives its project again."""
-    shared_values.forget()
-    yield
-    shared_values.forget()
 
 
 # One capture per convention (the round trip below runs over every capture).
