@@ -244,19 +244,25 @@ class Workload:
         plan = []
         for first in range(0, len(self.traces), per_sender):
             spans = [span for trace in self.traces[first : first + per_sender] for span in trace]
-            bodies = []
-            for start in range(0, len(spans), SPANS_PER_REQUEST):
-                request = ExportTraceServiceRequest(
-                    resource_spans=[
-                        ResourceSpans(
-                            resource=resource,
-                            scope_spans=[ScopeSpans(scope=scope, spans=spans[start : start + SPANS_PER_REQUEST])],
-                        )
-                    ]
-                )
-                bodies.append(request.SerializeToString())
-            plan.append(bodies)
+            plan.append(otlp_bodies(spans, resource, scope))
         return plan, trace_ids
+
+
+def otlp_bodies(spans: list, resource, scope) -> list[bytes]:
+    """Serialised ExportTraceServiceRequest bodies of at most SPANS_PER_REQUEST spans each, under one resource and
+    scope (bench/storage.py builds its bodies with it too)."""
+    bodies = []
+    for start in range(0, len(spans), SPANS_PER_REQUEST):
+        request = ExportTraceServiceRequest(
+            resource_spans=[
+                ResourceSpans(
+                    resource=resource,
+                    scope_spans=[ScopeSpans(scope=scope, spans=spans[start : start + SPANS_PER_REQUEST])],
+                )
+            ]
+        )
+        bodies.append(request.SerializeToString())
+    return bodies
 
 
 # ---------------------------------------------------------------------------------------------------------------

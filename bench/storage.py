@@ -37,12 +37,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue  # noqa: E402
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource  # noqa: E402
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status  # noqa: E402
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status  # noqa: E402
 
-from bench.ingest import paragraph  # noqa: E402  (the same vocabulary as the ingest benchmark)
+from bench.ingest import otlp_bodies, paragraph  # noqa: E402  (the same vocabulary as the ingest benchmark)
 
 PG_URL = "postgres://postgres@127.0.0.1:5432/peekr_bench_storage"
 SPANS_PER_REQUEST = 512
@@ -345,18 +344,7 @@ def bodies(workload: str, n_spans: int, seed: int = 1) -> list[bytes]:
         spans += trace
     resource = Resource(attributes=[kv("service.name", "bench-app"), kv("telemetry.sdk.language", "python")])
     scope = InstrumentationScope(name="bench", version="1.0")
-    out = []
-    for first in range(0, len(spans), SPANS_PER_REQUEST):
-        request = ExportTraceServiceRequest(
-            resource_spans=[
-                ResourceSpans(
-                    resource=resource,
-                    scope_spans=[ScopeSpans(scope=scope, spans=spans[first : first + SPANS_PER_REQUEST])],
-                )
-            ]
-        )
-        out.append(request.SerializeToString())
-    return out
+    return otlp_bodies(spans, resource, scope)
 
 
 # ---------------------------------------------------------------------------------------------------------------
