@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.base import hex_id, llm_attributes, make_raw_span
-from tests.browser import browser_page, screenshot
+from tests.browser import browser_page, login, screenshot
 from traces.models import Span
 from traces.services import spans_ingest
 
@@ -54,11 +54,7 @@ def test_a_user_searches_and_opens_the_span_that_matched(live_server, owner, sea
     with browser_page() as page:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(f"{live_server.url}/p/{project.pk}/traces")
-        page.fill("input[name=username]", "owner")
-        page.fill("input[name=password]", "pw-for-tests-1")
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(rf"/p/{project.pk}/traces$"))
+        login(page, live_server, f"/p/{project.pk}/traces")
         assert page.locator("tr.trace-row").count() == 5
 
         # Type into the search box and press enter: the list narrows (htmx) and the URL carries q.

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.base import hex_id, wide_trace_raws
-from tests.browser import browser_page
+from tests.browser import browser_page, login
 from traces.services import spans_ingest
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -35,12 +35,7 @@ def test_a_5000_span_waterfall_is_virtualised_and_driven_by_keys(live_server, ow
     with browser_page(height=900) as page:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", "owner")
-        page.fill("input[name=password]", "pw-for-tests-1")
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
-        page.goto(f"{live_server.url}/p/{project.pk}/traces/{huge_trace['trace_id']}")
+        login(page, live_server, f"/p/{project.pk}/traces/{huge_trace['trace_id']}")
         page.wait_for_selector("#wf-rows[data-virtual] .wf-row")
 
         # Few rows in the DOM, the root selected; the page is as tall as 5,000 rows.
